@@ -1,0 +1,85 @@
+"""The running bot's parts, shared by every adapter: storage, runtimes, services, trainer."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from bot.digit_service import DigitService
+from bot.training import BackgroundTrainer
+from bot.users import load_or_create_secret, user_key
+from ml.home import ModelHome
+from ml.runtime import ServiceRuntime, cap_torch_threads
+from storage import Database, ResultCache
+from storage.cache import DEFAULT_MAX_BYTES
+
+log = logging.getLogger(__name__)
+
+
+class App:
+    def __init__(self, home: ModelHome | None = None, *, background_training: bool = False,
+                 progress_bars: bool = False, quick_training: bool = False):
+        self.home = home or ModelHome()
+        self.background_training = background_training
+        self.db = Database(self.home.db_path)
+        max_bytes = int(float(os.environ.get("MLBOT_CACHE_MAX_MB", DEFAULT_MAX_BYTES / 2**20)) * 2**20)
+        self.cache = ResultCache(self.db, max_bytes=max_bytes)
+        self.trainer = BackgroundTrainer(self.home, bars=progress_bars, quick=quick_training)
+        self.digits = DigitService(self)
+        self._runtimes: dict[str, ServiceRuntime] = {}
+        self._secret: bytes | None = None
+        self.started_at = time.time()
+
+    async def start(self) -> "App":
+        self.home.root.mkdir(parents=True, exist_ok=True)
+        await self.db.open()
+        self._secret = load_or_create_secret(self.home.root / "secret.key")
+        cap_torch_threads()
+        if self.background_training:
+            queued = self.trainer.start()
+            if queued:
+                log.info("models to build in the background: %s", ", ".join(queued))
+        return self
+
+    def runtime(self, service: str) -> ServiceRuntime:
+        if service not in self._runtimes:
+            self._runtimes[service] = ServiceRuntime(service, workers=1, queue_limit=32)
+        return self._runtimes[service]
+
+    def user_key(self, adapter: str, user_id: str) -> str:
+        assert self._secret is not None, "App.start() first"
+        return user_key(self._secret, adapter, user_id)
+
+    @property
+    def uptime_seconds(self) -> float:
+        return time.time() - self.started_at
+
+    async def close(self) -> None:
+        await self.trainer.stop()
+        for runtime in self._runtimes.values():
+            runtime.shutdown(wait=True)  # let in-flight work finish before the database closes
+        await self.db.close()
+
+    async def __aenter__(self) -> "App":
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+
+def models_overview(home: ModelHome) -> list[tuple[str, str]]:
+    """(service, one line about its model) for /about and /status."""
+    from ml.services import SERVICES
+
+    lines = []
+    for spec in SERVICES.values():
+        ref = home.current(spec.name)
+        if ref is None:
+            lines.append((spec.name, "not built"))
+            continue
+        metrics = ref.card.get("metrics", {})
+        figures = ", ".join(f"{k} {v}" for k, v in metrics.items())
+        lines.append((spec.name, f"{ref.version} ({figures})" if figures else ref.version))
+    return lines
+
+

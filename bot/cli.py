@@ -1,0 +1,227 @@
+"""The `mlbot` command line: console, run, train, eval, and one-shot service commands."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from bot.logs import register_secret, setup_logging
+from ml.home import ModelHome
+
+log = logging.getLogger("mlbot")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlbot",
+        description="A Discord bot with machine-learning services trained on this machine.",
+        epilog="Models and data live in MLBOT_HOME (default ~/.local/share/mlbot).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("console", help="chat with the bot in this terminal",
+                   description="A REPL over the bot's commands (/help lists them). Missing models "
+                               "are built in the background.")
+    sub.add_parser("run", help="start the bot: on Discord when DISCORD_TOKEN is set, else the console",
+                   description="Start the bot. With DISCORD_TOKEN (or DISCORD_TOKEN_FILE) set it connects to "
+                               "Discord; otherwise it opens the terminal console. Missing models are built in "
+                               "the background, one at a time.")
+
+    train = sub.add_parser("train", help="build a service's model (with progress bars)",
+                           description="Train a model and publish it under MLBOT_HOME with a model card. "
+                                       "Interrupt with Ctrl-C: the next run resumes from the last checkpoint.")
+    train.add_argument("service", help="a service name (digits) or 'all'")
+    train.add_argument("--quick", action="store_true", help="a small model in seconds (smoke tests)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same model")
+
+    evaluate = sub.add_parser("eval", help="measure a service's model on held-out data",
+                              description="Quality figures of the current model next to a simple baseline "
+                                          "measured on the same held-out data.")
+    evaluate.add_argument("service", help="a service name (digits)")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--photos", type=int, default=500,
+                          help="digits: how many photo-like renderings to read end to end (default 500, 0 skips)")
+
+    digit = sub.add_parser("digit", help="read handwritten digits from image files",
+                           description="Read the digit (or the number, digit by digit) in each image.")
+    digit.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, WebP, GIF or BMP files")
+    digit.add_argument("--json", action="store_true", help="one JSON line per image on stdout")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    home = ModelHome()
+    try:
+        setup_logging(home.root)
+    except OSError as exc:
+        print(f"mlbot: cannot write to MLBOT_HOME {home.root}: {exc}", file=sys.stderr)
+        return 2
+    handler = {"console": _console, "run": _run, "train": _train, "eval": _eval, "digit": _digit}[args.command]
+    try:
+        return handler(args, home)
+    except KeyboardInterrupt:
+        print("\nmlbot: interrupted", file=sys.stderr)
+        return 130
+
+
+def _fail(message: str) -> int:
+    print(f"mlbot: {message}", file=sys.stderr)
+    return 2
+
+
+def _open_app(home: ModelHome, **kwargs):
+    from bot.app import App
+    from storage import DatabaseError
+
+    app = App(home, **kwargs)
+
+    async def start():
+        try:
+            return await app.start()
+        except DatabaseError as exc:
+            raise SystemExit(_fail(str(exc)))
+
+    return app, start
+
+
+def _console(args, home: ModelHome) -> int:
+    from bot.console import Console
+
+    async def session() -> None:
+        app, start = _open_app(home, background_training=True)
+        await start()
+        try:
+            await Console(app).run()
+        finally:
+            await app.close()
+
+    asyncio.run(session())
+    return 0
+
+
+def read_token() -> str | None:
+    token = os.environ.get("DISCORD_TOKEN", "").strip()
+    token_file = os.environ.get("DISCORD_TOKEN_FILE", "").strip()
+    if not token and token_file:
+        try:
+            token = Path(token_file).read_text().strip()
+        except OSError as exc:
+            raise SystemExit(_fail(f"cannot read DISCORD_TOKEN_FILE {token_file}: {exc.strerror}"))
+    return token or None
+
+
+def _run(args, home: ModelHome) -> int:
+    token = read_token()
+    if token is None:
+        print("DISCORD_TOKEN is not set: starting the terminal console.", file=sys.stderr)
+        return _console(args, home)
+    register_secret(token)
+    from bot.discord_bot import run_discord
+
+    app, start = _open_app(home, background_training=True, progress_bars=True)
+    return asyncio.run(run_discord(app, start, token))
+
+
+def _train(args, home: ModelHome) -> int:
+    from ml.progress import Progress
+    from ml.runtime import cap_torch_threads
+    from ml.services import SERVICES, find_service
+
+    try:
+        specs = list(SERVICES.values()) if args.service == "all" else [find_service(args.service)]
+    except KeyError as exc:
+        return _fail(exc.args[0])
+    cap_torch_threads()
+    for spec in specs:
+        progress = Progress(spec.name, spec.progress_weights, bars=True)
+        try:
+            ref = spec.train(home, args.quick, progress, seed=args.seed)
+        except KeyboardInterrupt:
+            progress.close()
+            print(f"\nmlbot: training {spec.name} interrupted; run the same command to resume", file=sys.stderr)
+            return 130
+        progress.close()
+        card = ref.card
+        print(f"{spec.name}: published {ref.version} in {card['training']['seconds']} s -> {ref.path}")
+        print(f"  metrics: {json.dumps(card.get('metrics', {}))}")
+    return 0
+
+
+def _eval(args, home: ModelHome) -> int:
+    from ml.errors import UserFacingError
+    from ml.runtime import cap_torch_threads
+    from ml.services import find_service
+
+    try:
+        spec = find_service(args.service)
+    except KeyError as exc:
+        return _fail(exc.args[0])
+    cap_torch_threads()
+    try:
+        result = spec.evaluate(home, photos=args.photos)
+    except UserFacingError as exc:
+        return _fail(str(exc))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def _digit(args, home: ModelHome) -> int:
+    from bot.commands import CommandContext, run_command
+    from bot.inputs import input_file_from_path
+    from ml.errors import InputError
+
+    if home.current("digits") is None:
+        print("The digit model is not built yet; building it now (about 4 min, Ctrl-C stops, "
+              "the next run resumes).", file=sys.stderr)
+        code = _train(argparse.Namespace(service="digits", quick=False, seed=0), home)
+        if code:
+            return code
+
+    async def read_all() -> int:
+        app, start = _open_app(home)
+        await start()
+        failures = 0
+        try:
+            ctx = CommandContext(app, "cli", "local")
+            for path in args.images:
+                try:
+                    reply = await run_command("digit", ctx, image=input_file_from_path(path))
+                except InputError as exc:
+                    from bot.reply import Reply
+                    reply = Reply.error(str(exc))
+                failures += reply.is_error
+                _print_digit_reply(path, reply, args.json)
+        finally:
+            await app.close()
+        return 1 if failures else 0
+
+    return asyncio.run(read_all())
+
+
+def _print_digit_reply(path: str, reply, as_json: bool) -> None:
+    if as_json:
+        if reply.is_error:
+            line = {"file": path, "error": reply.text}
+        else:
+            data = reply.data
+            line = {"file": path, "digits": data["digits"], "confidence": data["confidence"],
+                    "top3": data["top3"], "best_guess": data["best_guess"], "model_version": data["model_version"]}
+        print(json.dumps(line), flush=True)
+    elif reply.is_error:
+        print(f"{path}: error: {reply.text}", flush=True)
+    else:
+        print(f"{path}: {reply.text}  [top 3: {reply.fields[0][1]}]", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

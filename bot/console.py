@@ -1,0 +1,163 @@
+"""`mlbot console`: a terminal REPL over the same commands the Discord bot serves."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from bot.app import App
+from bot.commands import REGISTRY, CommandContext, OptionKind, run_command
+from bot.inputs import input_file_from_path
+from bot.reply import Reply
+from ml.errors import InputError
+
+log = logging.getLogger(__name__)
+
+PROMPT = "mlbot> "
+
+
+class Console:
+    def __init__(self, app: App, stdin: TextIO | None = None, stdout: TextIO | None = None,
+                 output_dir: Path | None = None):
+        self.app = app
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+        self.output_dir = output_dir or (app.home.root / "console-files")
+        self.interactive = self.stdin.isatty() and self.stdout.isatty()
+        self._saved = 0
+
+    def say(self, text: str) -> None:
+        print(text, file=self.stdout, flush=True)
+
+    def _setup_line_editing(self) -> None:
+        try:
+            import readline
+        except ImportError:  # not on every platform; the console still works without it
+            return
+        history = self.app.home.root / "console_history"
+        try:
+            readline.read_history_file(history)
+        except OSError:
+            pass
+        readline.set_history_length(1000)
+        names = ["/" + name for name in REGISTRY] + ["/quit"]
+        readline.set_completer(lambda text, state: ([n for n in names if n.startswith(text)] + [None])[state])
+        readline.parse_and_bind("tab: complete")
+        import atexit
+        atexit.register(lambda: _save_history(readline, history))
+
+    async def _read_line(self) -> str | None:
+        loop = asyncio.get_running_loop()
+        if self.interactive:
+            try:
+                return await loop.run_in_executor(None, input, PROMPT)
+            except EOFError:
+                return None
+        line = await loop.run_in_executor(None, self.stdin.readline)
+        return line if line else None
+
+    async def run(self) -> None:
+        if self.interactive:
+            self._setup_line_editing()
+        self.say("mlbot console: /help lists the commands, /quit leaves.")
+        for name in self.app.trainer.queue:
+            self.say(f"Building the {name} model in the background; /status shows its progress.")
+        self.app.trainer.on_published = lambda name, ref: self.say(f"\n[the {name} model {ref.version} is ready]")
+        while True:
+            line = await self._read_line()
+            if line is None:
+                break
+            line = line.strip()
+            if not line:
+                continue
+            if line in ("/quit", "/exit"):
+                break
+            self.say(await self.handle(line))
+        if not self.interactive and self.app.trainer.busy:
+            # A non-interactive start (input from a file or a pipe) still finishes the set-up.
+            self.say("Input ended; finishing the models being built first...")
+            await self._wait_for_training()
+
+    async def _wait_for_training(self) -> None:
+        last = 0.0
+        while self.app.trainer.busy:
+            if time.monotonic() - last > 30:
+                for name in list(self.app.trainer.queue):
+                    self.say(self.app.trainer.describe(name) or name)
+                last = time.monotonic()
+            await asyncio.sleep(1)
+
+    async def handle(self, line: str) -> str:
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            return f"could not parse that line: {exc}"
+        if not words[0].startswith("/"):
+            return "commands start with / (try /help)"
+        name = words[0][1:]
+        cmd = REGISTRY.get(name)
+        if cmd is None or "console" not in cmd.adapters:
+            return f"unknown command /{name} (try /help)"
+        ctx = CommandContext(self.app, "console", "local")
+        try:
+            calls = _bind_arguments(cmd, words[1:])
+        except InputError as exc:
+            return str(exc)
+        outputs = []
+        for arguments in calls:
+            reply = await run_command(name, ctx, **arguments)
+            outputs.append(self.render(reply))
+        return "\n".join(outputs)
+
+    def render(self, reply: Reply) -> str:
+        text = reply.as_text()
+        for file in reply.files:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            self._saved += 1
+            path = self.output_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{self._saved}-{file.filename}"
+            path.write_bytes(file.data)
+            text += f"\n  saved {file.description or file.filename}: {path}"
+        return text
+
+
+def _bind_arguments(cmd, words: list[str]) -> list[dict]:
+    """Positional words -> option values. One attachment option takes several paths: one call each."""
+    options = cmd.options
+    if not options:
+        if words:
+            raise InputError(f"/{cmd.name} takes no arguments")
+        return [{}]
+    attachments = [o for o in options if o.kind is OptionKind.ATTACHMENT]
+    if len(options) == 1 and attachments:
+        if not words:
+            raise InputError(f"usage: /{cmd.name} PATH [PATH ...]")
+        return [{options[0].name: input_file_from_path(word)} for word in words]
+    values: dict = {}
+    for index, option in enumerate(options):
+        last = index == len(options) - 1
+        if index >= len(words):
+            if option.required:
+                raise InputError(f"/{cmd.name} needs <{option.name}>")
+            continue
+        raw = " ".join(words[index:]) if last and option.kind is OptionKind.TEXT else words[index]
+        if option.kind is OptionKind.ATTACHMENT:
+            values[option.name] = input_file_from_path(raw)
+        elif option.kind is OptionKind.INTEGER:
+            try:
+                values[option.name] = int(raw)
+            except ValueError:
+                raise InputError(f"<{option.name}> must be a whole number") from None
+        else:
+            values[option.name] = raw
+    return [values]
+
+
+def _save_history(readline, path: Path) -> None:
+    try:
+        readline.write_history_file(path)
+    except OSError:
+        pass

@@ -1,0 +1,24 @@
+"""User ids are never stored as they are: a keyed hash links a user's data to them."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value + "\n")
+        return bytes.fromhex(value)
+
+
+def user_key(secret: bytes, adapter: str, user_id: str) -> str:
+    return hmac.new(secret, f"{adapter}:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Creates .venv and installs mlbot into it; does nothing when it is already up to date.
+# torch==2.13.0 (CPU) goes in first, so no later requirement can pull the CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+VENV=.venv
+STAMP="$VENV/.mlbot-installed"
+
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "mlbot needs Python 3.11 or newer as '$PYTHON' (set PYTHON=/path/to/python3.11)" >&2
+    exit 1
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "==> creating $VENV"
+    if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
+        # Debian ships venv separately; install it when we may, else say what is missing.
+        rm -rf "$VENV"
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            echo "==> installing Debian's python3-venv"
+            apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+            "$PYTHON" -m venv "$VENV"
+        else
+            echo "'$PYTHON -m venv' failed: install Debian's python3-venv (sudo apt-get install python3-venv)" >&2
+            exit 1
+        fi
+    fi
+fi
+
+wanted="$(cat pyproject.toml deploy/bootstrap.sh | sha256sum | cut -c1-16)"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$wanted" ]; then
+    echo "==> installing torch 2.13.0 (CPU), then mlbot and its test tools"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+    echo "$wanted" > "$STAMP"
+fi

@@ -1,0 +1,253 @@
+"""Turn a photo or drawing into 28x28 images prepared the way MNIST's digits were.
+
+MNIST digits are white ink on black, fitted into a 20x20 box keeping their aspect
+ratio, anti-aliased, and centred by centre of mass in 28x28. Real uploads are mostly
+dark ink on paper, unevenly lit, with texture, margins and other marks, so the steps are:
+
+1. flatten transparency onto a background that contrasts with what is drawn;
+2. pick the colour channel where ink stands out most, and the ink's polarity;
+3. subtract a smooth estimate of the local background (shadows, gradients);
+4. threshold, drop specks and marks cut by the image border, group the remaining
+   strokes into digits left to right;
+5. for each digit: even out the stroke width, scale into 20x20, centre by mass.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from ml.digits.imageio import DecodedImage
+from ml.errors import InputError
+
+MAX_DIGITS = 12
+# Median stroke width / longer side of MNIST digits once thresholded (measured on the
+# training set by tests/test_digits_preprocess.py::test_mnist_stroke_ratio).
+TARGET_STROKE_RATIO = 0.093
+WORK_SIDE = 160  # a digit is normalized at this resolution before the final 20x20
+MIN_ANALYSIS_SIDE = 256  # smaller images are enlarged to this before thresholding
+
+
+@dataclass
+class DigitCrop:
+    image: np.ndarray                # (28, 28) float32 in [0, 1], white ink on black
+    box: tuple[int, int, int, int]   # x0, y0, x1, y1 in the (possibly reduced) image
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    return rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def flatten_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """Composite onto white when what is drawn is dark, onto black when it is light."""
+    if alpha is None:
+        return rgb
+    opaque = alpha > 0.5
+    drawn_is_dark = (not opaque.any()) or luminance(rgb[opaque]).mean() < 0.5
+    background = 1.0 if drawn_is_dark else 0.0
+    return rgb * alpha[..., None] + background * (1.0 - alpha[..., None])
+
+
+def ink_signal(rgb: np.ndarray) -> np.ndarray:
+    """One channel where ink is high: the channel and polarity with the most contrast."""
+    channels = [luminance(rgb), rgb[..., 0], rgb[..., 1], rgb[..., 2]]
+    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 40_000)))
+    best, best_score = None, -1.0
+    for index, channel in enumerate(channels):
+        sample = channel[::step, ::step]
+        low, mid, high = np.percentile(sample, [0.5, 50, 99.5])
+        spread = np.median(np.abs(sample - mid))
+        dark_ink = (mid - low) >= (high - mid)
+        contrast = (mid - low) if dark_ink else (high - mid)
+        score = contrast / (spread + 0.02) * (1.15 if index == 0 else 1.0)  # prefer plain brightness
+        if score > best_score:
+            best_score = score
+            best = (mid - channel) if dark_ink else (channel - mid)
+    return np.asarray(best, dtype=np.float32)
+
+
+def _resize(array: np.ndarray, size: tuple[int, int], resample=Image.Resampling.BILINEAR) -> np.ndarray:
+    """size is (width, height)."""
+    return np.asarray(Image.fromarray(array.astype(np.float32), mode="F").resize(size, resample))
+
+
+def subtract_background(signal: np.ndarray) -> np.ndarray:
+    """Remove lighting gradients and large dark areas (a desk beside the paper)."""
+    height, width = signal.shape
+    if max(height, width) < 100:  # drawings and MNIST-sized inputs: the median is the background
+        return np.clip(signal, 0, None)
+    scale = 64 / max(height, width)
+    small = _resize(signal, (max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BOX)
+    window = max(3, round(max(small.shape) / 5)) | 1
+    # Grey opening erases bright structures narrower than the window (the strokes) and
+    # keeps broad ones (lighting, shadows, table edges), which are then subtracted.
+    background = ndimage.grey_opening(small, size=(window, window))
+    background = ndimage.gaussian_filter(background, window / 4)
+    return np.clip(signal - _resize(background, (width, height)), 0, None)
+
+
+def _otsu(values: np.ndarray) -> float:
+    hist, edges = np.histogram(values, bins=128)
+    centers = (edges[:-1] + edges[1:]) / 2
+    weight_low = np.cumsum(hist)
+    weight_high = weight_low[-1] - weight_low
+    mean_low = np.cumsum(hist * centers) / np.maximum(weight_low, 1)
+    total = (hist * centers).sum()
+    mean_high = (total - np.cumsum(hist * centers)) / np.maximum(weight_high, 1)
+    between = weight_low * weight_high * (mean_low - mean_high) ** 2
+    return float(centers[np.argmax(between)])
+
+
+def ink_mask(ink: np.ndarray) -> np.ndarray:
+    sample = ink[:: max(1, ink.shape[0] // 300), :: max(1, ink.shape[1] // 300)]
+    peak = float(np.percentile(ink, 99.95)) if ink.size > 2000 else float(ink.max())
+    if peak < 0.08:
+        raise InputError("no ink found in the image (is it blank, or very faint?)")
+    noise = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
+    threshold = max(_otsu(ink[ink > 0.02 * peak]) if (ink > 0.02 * peak).sum() > 10 else 0.5 * peak,
+                    0.2 * peak, float(np.median(sample)) + 4 * noise)
+    return ink >= threshold
+
+
+@dataclass
+class _Component:
+    label: int
+    area: int
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    touches_border: bool
+
+
+def _components(mask: np.ndarray) -> tuple[np.ndarray, list[_Component]]:
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    if count == 0:
+        return labels, []
+    areas = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))
+    height, width = mask.shape
+    found = []
+    for index, slices in enumerate(ndimage.find_objects(labels)):
+        ys, xs = slices
+        found.append(_Component(
+            label=index + 1, area=int(areas[index]), x0=xs.start, y0=ys.start, x1=xs.stop, y1=ys.stop,
+            touches_border=xs.start == 0 or ys.start == 0 or xs.stop == width or ys.stop == height,
+        ))
+    return labels, found
+
+
+def _keep_marks(components: list[_Component]) -> list[_Component]:
+    largest = max(c.area for c in components)
+    marks = [c for c in components if c.area >= max(4, 0.04 * largest)]
+    inner = [c for c in marks if not c.touches_border]
+    if not inner:
+        return marks  # a tightly cropped digit touches the border itself
+    # A mark cut by the border is kept when it is shaped like the digits inside (a digit
+    # at the edge of the frame); paper edges, table edges and shadows are far taller or wider.
+    tallest = max(c.y1 - c.y0 for c in inner)
+    return [
+        c for c in marks
+        if not c.touches_border or (c.y1 - c.y0 <= 1.6 * tallest and c.x1 - c.x0 <= 1.5 * tallest)
+    ]
+
+
+def _group_into_digits(marks: list[_Component]) -> list[list[_Component]]:
+    """Strokes that overlap horizontally belong to one digit (a 5's flag, a broken 4)."""
+    groups: list[list[_Component]] = []
+    for mark in sorted(marks, key=lambda c: c.x0):
+        for group in groups:
+            gx0, gx1 = min(c.x0 for c in group), max(c.x1 for c in group)
+            overlap = min(gx1, mark.x1) - max(gx0, mark.x0)
+            if overlap >= 0.5 * min(gx1 - gx0, mark.x1 - mark.x0):
+                group.append(mark)
+                break
+        else:
+            groups.append([mark])
+    tallest = max(max(c.y1 for c in g) - min(c.y0 for c in g) for g in groups)
+    # Dots, dashes and specks between digits are much shorter than the digits themselves.
+    groups = [g for g in groups if max(c.y1 for c in g) - min(c.y0 for c in g) >= 0.4 * tallest]
+    return sorted(groups, key=lambda g: min(c.x0 for c in g))
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """About 2 * area / perimeter: exact for long strokes of even width."""
+    area = mask.sum()
+    if area == 0:
+        return 0.0
+    eroded = ndimage.binary_erosion(mask, structure=np.ones((3, 3), dtype=bool), border_value=0)
+    perimeter = max(1, int(area - eroded.sum()))
+    return 2.0 * area / perimeter
+
+
+def _shrink_keeping_strokes(mask: np.ndarray, side: int) -> np.ndarray:
+    """Reduce a binary mask so its longer side is about `side`, never losing thin strokes."""
+    factor = int(np.ceil(max(mask.shape) / side))
+    if factor <= 1:
+        return mask
+    height = -(-mask.shape[0] // factor) * factor
+    width = -(-mask.shape[1] // factor) * factor
+    padded = np.zeros((height, width), dtype=bool)
+    padded[: mask.shape[0], : mask.shape[1]] = mask
+    # A cell is ink if at least a fifth of it is: thin strokes survive, specks do not grow.
+    cells = padded.reshape(height // factor, factor, width // factor, factor).mean(axis=(1, 3))
+    return cells >= 0.2
+
+
+def normalize_digit(mask: np.ndarray) -> np.ndarray:
+    """A binary crop of one digit -> 28x28 float, MNIST-style."""
+    mask = _shrink_keeping_strokes(mask, WORK_SIDE)
+    pad = 4
+    mask = np.pad(mask, pad)
+    side = max(mask.shape) - 2 * pad
+    width = stroke_width(mask)
+    target = TARGET_STROKE_RATIO * side
+    if width < 0.7 * target:  # pencil on a big photo: thicken
+        radius = (target - width) / 2
+        mask = ndimage.distance_transform_edt(~mask) <= radius
+    elif width > 1.5 * target:  # marker: thin, but never erase the digit
+        radius = (width - target) / 2
+        thinner = ndimage.distance_transform_edt(mask) > radius
+        if thinner.sum() >= 0.25 * mask.sum():
+            mask = thinner
+    ys, xs = np.nonzero(mask)
+    mask = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32)
+    height, width_px = mask.shape
+    scale = 20.0 / max(height, width_px)
+    new_size = (max(1, round(width_px * scale)), max(1, round(height * scale)))
+    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    patch = np.clip(_resize(mask, new_size, resample), 0, None)
+    if patch.max() > 0:
+        patch = patch / patch.max()
+    canvas = np.zeros((28, 28), dtype=np.float32)
+    cy, cx = ndimage.center_of_mass(patch)
+    top = int(np.clip(round(14 - cy), 0, 28 - patch.shape[0]))
+    left = int(np.clip(round(14 - cx), 0, 28 - patch.shape[1]))
+    canvas[top : top + patch.shape[0], left : left + patch.shape[1]] = patch
+    return canvas
+
+
+def prepare_digits(decoded: DecodedImage) -> list[DigitCrop]:
+    rgb = flatten_alpha(decoded.rgb, decoded.alpha)
+    ink = subtract_background(ink_signal(rgb))
+    # Small drawings are enlarged first so strokes are measured the same way at any size.
+    zoom = int(np.ceil(MIN_ANALYSIS_SIDE / max(ink.shape))) if max(ink.shape) < MIN_ANALYSIS_SIDE else 1
+    if zoom > 1:
+        ink = _resize(ink, (ink.shape[1] * zoom, ink.shape[0] * zoom))
+    mask = ink_mask(ink)
+    labels, components = _components(mask)
+    if not components:
+        raise InputError("no ink found in the image (is it blank, or very faint?)")
+    groups = _group_into_digits(_keep_marks(components))
+    if len(groups) > MAX_DIGITS:
+        raise InputError(f"found {len(groups)} separate marks; send a photo of one number of at most {MAX_DIGITS} digits")
+    crops = []
+    for group in groups:
+        x0, y0 = min(c.x0 for c in group), min(c.y0 for c in group)
+        x1, y1 = max(c.x1 for c in group), max(c.y1 for c in group)
+        region = labels[y0:y1, x0:x1]
+        digit_mask = np.isin(region, [c.label for c in group])
+        box = (x0 // zoom, y0 // zoom, -(-x1 // zoom), -(-y1 // zoom))
+        crops.append(DigitCrop(normalize_digit(digit_mask), box))
+    return crops

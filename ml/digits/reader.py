@@ -1,0 +1,110 @@
+"""Read the digits in an uploaded image with a published model."""
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ml.digits.imageio import decode_image
+from ml.digits.model import DigitNet
+from ml.digits.preprocess import prepare_digits
+from ml.home import ModelRef
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Reading:
+    digits: str | None                # None when not sure
+    best_guess: str
+    confidence: float                 # calibrated; for several digits, the product
+    top3: list[tuple[str, float]]
+    per_digit: list[dict] = field(default_factory=list)
+    model_input_png: bytes = b""      # the 28x28 image(s) the model saw, enlarged 8x
+
+    def as_json(self) -> dict:
+        return {
+            "digits": self.digits,
+            "confidence": round(self.confidence, 4),
+            "top3": [{"digits": text, "p": round(p, 4)} for text, p in self.top3],
+            "best_guess": self.best_guess,
+            "per_digit": self.per_digit,
+        }
+
+
+def top_readings(probabilities: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
+    """The k likeliest whole numbers from per-digit probabilities (a small beam search)."""
+    beams: list[tuple[str, float]] = [("", 1.0)]
+    for row in probabilities:
+        best_digits = np.argsort(row)[::-1][:k]
+        beams = sorted(
+            ((text + str(d), p * float(row[d])) for text, p in beams for d in best_digits),
+            key=lambda item: -item[1],
+        )[:k]
+    return beams
+
+
+def model_input_picture(images: list[np.ndarray], zoom: int = 8) -> bytes:
+    strip = np.concatenate([np.pad(img, ((0, 0), (0, 1)), constant_values=0.25) for img in images], axis=1)[:, :-1]
+    picture = Image.fromarray((strip * 255).round().astype(np.uint8), mode="L")
+    picture = picture.resize((picture.width * zoom, picture.height * zoom), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+class DigitReader:
+    """Loads one model version lazily, once, and reads images with it (thread-safe)."""
+
+    def __init__(self, ref: ModelRef):
+        self.ref = ref
+        self.version = ref.version
+        calibration = ref.card.get("calibration", {})
+        self.temperature = float(calibration.get("temperature", 1.0))
+        self.threshold = float(calibration.get("threshold", 0.5))
+        self._model: DigitNet | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> DigitNet:
+        with self._lock:
+            if self._model is None:
+                state = torch.load(self.ref.path / "model.pt", map_location="cpu", weights_only=True)
+                model = DigitNet(state["width"]).to(memory_format=torch.channels_last)
+                model.load_state_dict(state["state_dict"])
+                model.eval()
+                self._model = model
+                log.info("digits: loaded model %s", self.version)
+            return self._model
+
+    @torch.inference_mode()
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) floats in [0, 1] -> (N, 10) calibrated probabilities."""
+        batch = torch.from_numpy(np.asarray(images, dtype=np.float32)).unsqueeze(1)
+        logits = self.model(batch)
+        return torch.softmax(logits / self.temperature, dim=1).numpy()
+
+    def read(self, data: bytes) -> Reading:
+        crops = prepare_digits(decode_image(data))
+        images = [crop.image for crop in crops]
+        probabilities = self.probabilities(np.stack(images))
+        top3 = top_readings(probabilities)
+        best_text, best_p = top3[0]
+        per_digit = [
+            {"digit": int(row.argmax()), "p": round(float(row.max()), 4), "box": list(crop.box)}
+            for row, crop in zip(probabilities, crops)
+        ]
+        sure = all(float(row.max()) >= self.threshold for row in probabilities)
+        return Reading(
+            digits=best_text if sure else None,
+            best_guess=best_text,
+            confidence=best_p,
+            top3=top3,
+            per_digit=per_digit,
+            model_input_png=model_input_picture(images),
+        )

@@ -1,0 +1,209 @@
+"""`mlbot train digits`: train the CNN on MNIST, calibrate it, publish it with a model card.
+
+Deterministic for a seed (each epoch's shuffling and augmentation draw from a generator
+seeded by (seed, epoch)), and resumable: a checkpoint is written after every epoch and a
+later run with the same settings continues from it.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ml.digits import PROGRESS_WEIGHTS, SERVICE
+from ml.digits.augment import augment
+from ml.digits.calibration import fit_temperature, choose_threshold
+from ml.digits.data import Mnist, load_mnist
+from ml.digits.model import DigitNet
+from ml.home import ModelHome, ModelRef, library_versions
+from ml.progress import Progress
+
+log = logging.getLogger(__name__)
+
+
+class TrainingCancelled(Exception):
+    """Raised between batches when a cancel was requested; the last checkpoint stays."""
+
+
+@dataclass
+class TrainConfig:
+    width: int = 16
+    epochs: int = 12
+    batch_size: int = 128
+    max_lr: float = 0.2
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.05
+    aug_strength: float = 1.0
+    val_size: int = 2000
+    train_limit: int | None = None  # use only this many training images (quick runs, tests)
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> "TrainConfig":
+        """Seconds, not minutes: for tests and smoke checks, well above chance, far from 99%."""
+        return cls(width=8, epochs=2, train_limit=4000, val_size=500, max_lr=0.1)
+
+
+def images_to_tensor(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(images)).float().div_(255).unsqueeze(1)
+
+
+def _split(data: Mnist, config: TrainConfig):
+    order = np.random.default_rng(config.seed).permutation(len(data.train_labels))
+    val_idx, train_idx = order[: config.val_size], order[config.val_size :]
+    if config.train_limit:
+        train_idx = train_idx[: config.train_limit]
+    return train_idx, val_idx
+
+
+def _checkpoint_path(home: ModelHome):
+    return home.work_dir(SERVICE) / "checkpoint.pt"
+
+
+def _weights_digest(model: torch.nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+@torch.no_grad()
+def predict_logits(model: torch.nn.Module, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+    model.eval()
+    return torch.cat([model(images[i : i + batch]) for i in range(0, len(images), batch)])
+
+
+def train_digits(
+    home: ModelHome,
+    config: TrainConfig | None = None,
+    progress: Progress | None = None,
+    data: Mnist | None = None,
+) -> ModelRef:
+    config = config or TrainConfig()
+    progress = progress or Progress(SERVICE, PROGRESS_WEIGHTS)
+    started = time.time()
+    torch.manual_seed(config.seed)
+
+    progress.stage("loading MNIST", 1)
+    data = data or load_mnist()
+    train_idx, val_idx = _split(data, config)
+    x_train = images_to_tensor(data.train_images[train_idx])
+    y_train = torch.from_numpy(data.train_labels[train_idx].astype(np.int64))
+    progress.advance()
+
+    model = DigitNet(config.width).to(memory_format=torch.channels_last)
+    steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=config.max_lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay
+    )
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.max_lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.2
+    )
+    first_epoch = _resume(home, config, model, optimizer, schedule)
+
+    progress.stage("training", config.epochs * steps_per_epoch, done=first_epoch * steps_per_epoch)
+    for epoch in range(first_epoch, config.epochs):
+        model.train()
+        gen = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(train_idx), generator=gen)
+        for start in range(0, len(order), config.batch_size):
+            if progress.cancel_requested.is_set():
+                raise TrainingCancelled(f"training stopped at epoch {epoch + 1}; it resumes from the last checkpoint")
+            batch = order[start : start + config.batch_size]
+            images = augment(x_train[batch], gen, config.aug_strength)
+            loss = F.cross_entropy(model(images), y_train[batch], label_smoothing=config.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            progress.advance(epoch=f"{epoch + 1}/{config.epochs}", loss=f"{loss.item():.3f}")
+        _save_checkpoint(home, config, epoch + 1, model, optimizer, schedule)
+
+    progress.stage("calibrating", 1)
+    x_val = images_to_tensor(data.train_images[val_idx])
+    y_val = torch.from_numpy(data.train_labels[val_idx].astype(np.int64))
+    # Calibrate on clean and on harder, distorted copies: real uploads are harder than MNIST.
+    hard_val = augment(x_val, torch.Generator().manual_seed(config.seed + 7), strength=1.3)
+    logits_val = torch.cat([predict_logits(model, x_val), predict_logits(model, hard_val)])
+    labels_val = torch.cat([y_val, y_val])
+    temperature = fit_temperature(logits_val, labels_val)
+    threshold = choose_threshold(logits_val, labels_val, temperature)
+    val_accuracy = (predict_logits(model, x_val).argmax(1) == y_val).float().mean().item()
+    progress.advance()
+
+    progress.stage("testing", 1)
+    x_test = images_to_tensor(data.test_images)
+    y_test = torch.from_numpy(data.test_labels.astype(np.int64))
+    test_accuracy = (predict_logits(model, x_test).argmax(1) == y_test).float().mean().item()
+    progress.advance()
+    progress.close()
+
+    buffer = io.BytesIO()
+    torch.save({"state_dict": model.state_dict(), "width": config.width}, buffer)
+    version = f"digits-{_weights_digest(model)}"
+    card = {
+        "data": {
+            "source": data.source,
+            "train_images": int(len(train_idx)),
+            "validation_images": int(len(val_idx)),
+            "test_images": int(len(y_test)),
+        },
+        "metrics": {"test_accuracy": round(test_accuracy, 5), "validation_accuracy": round(val_accuracy, 5)},
+        "calibration": {"temperature": round(temperature, 4), "threshold": round(threshold, 4)},
+        "training": {
+            "seconds": round(time.time() - started, 1),
+            "config": asdict(config),
+            "seed": config.seed,
+            "torch_threads": torch.get_num_threads(),
+        },
+        "libraries": library_versions("torch", "numpy", "pillow", "scipy"),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    ref = home.publish(SERVICE, version, {"model.pt": buffer.getvalue()}, card)
+    _checkpoint_path(home).unlink(missing_ok=True)
+    log.info("digits: published %s (test accuracy %.4f)", version, test_accuracy)
+    return ref
+
+
+def _save_checkpoint(home, config, epochs_done, model, optimizer, schedule) -> None:
+    from ml.home import write_atomically
+
+    buffer = io.BytesIO()
+    torch.save(
+        {
+            "config": asdict(config),
+            "epochs_done": epochs_done,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict(),
+        },
+        buffer,
+    )
+    write_atomically(_checkpoint_path(home), buffer.getvalue())
+
+
+def _resume(home, config, model, optimizer, schedule) -> int:
+    path = _checkpoint_path(home)
+    if not path.exists():
+        return 0
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # an unreadable checkpoint is only our scratch: start over, keep the file
+        log.warning("digits: checkpoint %s unreadable, training from the start", path, exc_info=True)
+        return 0
+    if state.get("config") != asdict(config):
+        log.info("digits: checkpoint was made with other settings, training from the start")
+        return 0
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["schedule"])
+    log.info("digits: resuming after epoch %d", state["epochs_done"])
+    return int(state["epochs_done"])

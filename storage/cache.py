@@ -1,0 +1,111 @@
+"""Result cache: one row per (service, model version, input, parameters).
+
+The key is a sha256 over those four parts, so a retrained model (new version) never
+sees answers computed by the old one. Rows carry the result as JSON plus an optional
+blob (an image or audio the reply attaches). The table is bounded in bytes; the least
+recently used rows go first.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from storage.db import Database
+
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+
+
+def cache_key(service: str, model_version: str, canonical_input: bytes | str, params: dict | None = None) -> str:
+    """sha256 over length-prefixed parts, so no two different tuples can collide by concatenation."""
+    digest = hashlib.sha256()
+    data = canonical_input.encode("utf-8") if isinstance(canonical_input, str) else canonical_input
+    parts = [
+        service.encode("utf-8"),
+        model_version.encode("utf-8"),
+        data,
+        json.dumps(params or {}, sort_keys=True, separators=(",", ":")).encode("utf-8"),
+    ]
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+@dataclass
+class CachedResult:
+    result: dict[str, Any]
+    blob: bytes | None
+    hits: int
+
+
+class ResultCache:
+    def __init__(self, db: Database, max_bytes: int = DEFAULT_MAX_BYTES):
+        self.db = db
+        self.max_bytes = max_bytes
+
+    async def get(self, key: str, user_key: str | None = None) -> CachedResult | None:
+        row = await self.db.fetchone("SELECT result, blob, hits FROM cache WHERE key = ?", (key,))
+        if row is None:
+            return None
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE cache SET hits = hits + 1, last_used_at = ? WHERE key = ?", (time.time(), key)
+            )
+            await self._note_user(conn, key, user_key)
+        return CachedResult(result=json.loads(row[0]), blob=row[1], hits=row[2] + 1)
+
+    async def put(
+        self, key: str, service: str, model_version: str, result: dict[str, Any], blob: bytes | None = None,
+        user_key: str | None = None,
+    ) -> None:
+        payload = json.dumps(result, sort_keys=True)
+        size = len(payload.encode("utf-8")) + (len(blob) if blob else 0) + len(key)
+        now = time.time()
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO cache (key, service, model_version, result, blob, size, hits, created_at, last_used_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET result = excluded.result, blob = excluded.blob,"
+                " size = excluded.size, last_used_at = excluded.last_used_at",
+                (key, service, model_version, payload, blob, size, now, now),
+            )
+            await self._note_user(conn, key, user_key)
+            await self._evict(conn)
+
+    @staticmethod
+    async def _note_user(conn, key: str, user_key: str | None) -> None:
+        if user_key:
+            await conn.execute("INSERT OR IGNORE INTO cache_users (key, user_key) VALUES (?, ?)", (key, user_key))
+
+    async def forget_user(self, user_key: str) -> int:
+        """Delete every cached result this user asked for; returns how many."""
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "DELETE FROM cache WHERE key IN (SELECT key FROM cache_users WHERE user_key = ?)", (user_key,)
+            ) as cursor:
+                removed = cursor.rowcount
+            await conn.execute("DELETE FROM cache_users WHERE user_key = ?", (user_key,))
+        return removed
+
+    async def _evict(self, conn) -> None:
+        async with conn.execute("SELECT COALESCE(SUM(size), 0) FROM cache") as cursor:
+            total = (await cursor.fetchone())[0]
+        if total <= self.max_bytes:
+            return
+        # Drop to 90% of the bound so a full cache does not evict on every insert.
+        target = int(self.max_bytes * 0.9)
+        async with conn.execute("SELECT key, size FROM cache ORDER BY last_used_at ASC") as cursor:
+            victims = []
+            async for key, size in cursor:
+                if total <= target:
+                    break
+                victims.append((key,))
+                total -= size
+        await conn.executemany("DELETE FROM cache WHERE key = ?", victims)
+
+    async def stats(self) -> dict[str, Any]:
+        row = await self.db.fetchone("SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM(hits), 0) FROM cache")
+        return {"entries": row[0], "bytes": row[1], "hits": row[2], "max_bytes": self.max_bytes}

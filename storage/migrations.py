@@ -1,0 +1,39 @@
+"""Versioned schema migrations, applied in order at start.
+
+Append new migrations; never edit one that has shipped, since databases in the field
+record which versions they already hold.
+"""
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "result cache",
+        """
+        CREATE TABLE cache (
+            key           TEXT PRIMARY KEY,
+            service       TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            result        TEXT NOT NULL,
+            blob          BLOB,
+            size          INTEGER NOT NULL,
+            hits          INTEGER NOT NULL DEFAULT 0,
+            created_at    REAL NOT NULL,
+            last_used_at  REAL NOT NULL
+        );
+        CREATE INDEX cache_by_last_use ON cache(last_used_at);
+        CREATE INDEX cache_by_service ON cache(service, model_version);
+        """,
+    ),
+    (
+        2,
+        "who asked for each cached result, so a user can delete their data",
+        """
+        CREATE TABLE cache_users (
+            key      TEXT NOT NULL REFERENCES cache(key) ON DELETE CASCADE,
+            user_key TEXT NOT NULL,
+            PRIMARY KEY (key, user_key)
+        );
+        CREATE INDEX cache_users_by_user ON cache_users(user_key);
+        """,
+    ),
+]

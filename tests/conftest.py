@@ -1,0 +1,69 @@
+"""Shared fixtures: real MNIST, and one tiny digit model trained once per test session."""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MLBOT_TORCH_THREADS", "2")
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    from ml.digits.data import load_mnist
+
+    return load_mnist()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_root(tmp_path_factory, mnist) -> Path:
+    """A digit model trained in seconds on a slice of MNIST (TrainConfig.quick)."""
+    from ml.digits.train import TrainConfig, train_digits
+    from ml.home import ModelHome
+
+    root = tmp_path_factory.mktemp("tiny-model")
+    train_digits(ModelHome(root), TrainConfig.quick(), data=mnist)
+    return root
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """An empty MLBOT_HOME for one test."""
+    from ml.home import ModelHome
+
+    root = tmp_path / "home"
+    monkeypatch.setenv("MLBOT_HOME", str(root))
+    return ModelHome(root)
+
+
+@pytest.fixture
+def home_with_model(home, tiny_model_root):
+    shutil.copytree(tiny_model_root / "models", home.root / "models")
+    return home
+
+
+@pytest.fixture
+async def app(home_with_model):
+    from bot.app import App
+
+    app = App(home_with_model)
+    await app.start()
+    yield app
+    await app.close()
+
+
+def png_bytes(array: np.ndarray, mode: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array, mode=mode).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def mnist_png(mnist, index: int) -> bytes:
+    """A test-set digit as MNIST stores it: white on black, 28x28."""
+    return png_bytes(mnist.test_images[index])

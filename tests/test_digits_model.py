@@ -1,0 +1,68 @@
+"""A tiny model trained in seconds on a slice of MNIST: it learns, it is deterministic, it resumes."""
+import json
+
+import numpy as np
+import pytest
+
+from ml.digits.reader import DigitReader, top_readings
+from ml.digits.train import TrainConfig, TrainingCancelled, train_digits
+from ml.home import ModelHome
+from ml.progress import Progress
+from tests.conftest import mnist_png
+
+
+def test_tiny_model_beats_chance_by_far(tiny_model_root):
+    ref = ModelHome(tiny_model_root).current("digits")
+    card = ref.card
+    assert card["metrics"]["test_accuracy"] > 0.85  # chance is 0.10
+    assert card["data"]["test_images"] == 10_000
+    for key in ("data", "metrics", "calibration", "training", "libraries", "version"):
+        assert key in card
+    assert card["training"]["seed"] == 0 and "torch" in card["libraries"]
+    assert 0.05 < card["calibration"]["temperature"] < 20
+    assert 0.4 <= card["calibration"]["threshold"] <= 0.9
+
+
+def test_reader_reads_mnist_digits(tiny_model_root, mnist):
+    reader = DigitReader(ModelHome(tiny_model_root).current("digits"))
+    right = sum(reader.read(mnist_png(mnist, i)).best_guess == str(mnist.test_labels[i]) for i in range(40))
+    assert right >= 32
+    reading = reader.read(mnist_png(mnist, 0))
+    assert len(reading.top3) == 3 and abs(sum(p for _, p in reading.top3)) <= 1.0 + 1e-6
+    assert reading.model_input_png.startswith(b"\x89PNG")
+
+
+def test_same_seed_same_model_and_resume_is_exact(tmp_path, mnist):
+    config = TrainConfig(width=4, epochs=2, train_limit=1200, val_size=200, max_lr=0.1)
+    straight = train_digits(ModelHome(tmp_path / "a"), config, data=mnist)
+    again = train_digits(ModelHome(tmp_path / "b"), config, data=mnist)
+    assert straight.version == again.version
+
+    interrupted_home = ModelHome(tmp_path / "c")
+    progress = Progress("digits")
+    original_advance = progress.advance
+    steps = {"n": 0}
+
+    def advance_then_cancel(n=1, **postfix):
+        original_advance(n, **postfix)
+        steps["n"] += 1
+        if steps["n"] == 12:  # in the second epoch (10 steps each)
+            progress.cancel_requested.set()
+
+    progress.advance = advance_then_cancel
+    with pytest.raises(TrainingCancelled):
+        train_digits(interrupted_home, config, progress, data=mnist)
+    assert interrupted_home.current("digits") is None
+    assert (interrupted_home.work_dir("digits") / "checkpoint.pt").exists()
+    resumed = train_digits(interrupted_home, config, data=mnist)
+    assert resumed.version == straight.version
+    assert not (interrupted_home.work_dir("digits") / "checkpoint.pt").exists()
+
+
+def test_top_readings_ranks_whole_numbers():
+    probabilities = np.zeros((2, 10))
+    probabilities[0, [2, 7]] = [0.9, 0.1]
+    probabilities[1, [0, 6]] = [0.6, 0.4]
+    top = top_readings(probabilities)
+    assert [text for text, _ in top] == ["20", "26", "70"]
+    assert top[0][1] == pytest.approx(0.54)

@@ -1,0 +1,93 @@
+import asyncio
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from ml.errors import Busy
+from ml.runtime import ServiceRuntime
+
+
+async def test_identical_requests_in_flight_are_computed_once():
+    runtime = ServiceRuntime("t", workers=1, queue_limit=4)
+    calls = []
+
+    def work(x):
+        calls.append(x)
+        time.sleep(0.2)
+        return x * 2
+
+    results = await asyncio.gather(*(runtime.run("same", work, 21) for _ in range(5)))
+    assert results == [42] * 5
+    assert calls == [21]
+    assert runtime.shared_calls == 4
+    runtime.shutdown()
+
+
+async def test_a_full_queue_answers_busy_with_a_wait():
+    runtime = ServiceRuntime("t", workers=1, queue_limit=1)
+    release = threading.Event()
+    first = asyncio.create_task(runtime.run("a", release.wait, 5))
+    second = asyncio.create_task(runtime.run("b", release.wait, 5))
+    await asyncio.sleep(0.05)
+    with pytest.raises(Busy) as info:
+        await runtime.run("c", release.wait, 5)
+    assert "try again in" in str(info.value) and info.value.retry_after >= 1
+    release.set()
+    await asyncio.gather(first, second)
+    assert await runtime.run("d", lambda: "free again") == "free again"
+    runtime.shutdown()
+
+
+async def test_work_runs_on_a_worker_thread_not_the_loop():
+    runtime = ServiceRuntime("t")
+    name = await runtime.run(None, lambda: threading.current_thread().name)
+    assert name.startswith("ml-t") and name != threading.current_thread().name
+    runtime.shutdown()
+
+
+async def test_errors_reach_the_caller_and_free_the_slot():
+    runtime = ServiceRuntime("t", workers=1, queue_limit=0)
+
+    def fail():
+        raise ValueError("bad")
+
+    with pytest.raises(ValueError):
+        await runtime.run("x", fail)
+    assert runtime.pending == 0
+    assert await runtime.run("x", lambda: 1) == 1
+    runtime.shutdown()
+
+
+async def test_event_loop_stays_responsive_while_20_predictions_run(app, mnist):
+    """Heartbeats keep flowing: the loop's worst lag stays small while the model works."""
+    from bot.commands import CommandContext, InputFile, run_command
+    from ml.digits.synthetic import render_photo
+
+    rng = np.random.default_rng(3)
+    photos = [render_photo([mnist.test_images[i]], rng) for i in range(20)]
+    lags = []
+    stop = asyncio.Event()
+
+    async def heartbeat():
+        while not stop.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lags.append(time.perf_counter() - before - 0.01)
+
+    beat = asyncio.create_task(heartbeat())
+    ctx = CommandContext(app, "console", "tester")
+
+    def as_input(data):
+        async def read():
+            return data
+        return InputFile("photo.jpg", len(data), read)
+
+    replies = await asyncio.gather(*(run_command("digit", ctx, image=as_input(p)) for p in photos))
+    stop.set()
+    await beat
+    assert all(not r.is_error for r in replies), [r.text for r in replies if r.is_error]
+    assert app.runtime("digits").calls == 20
+    assert len(lags) > 20
+    assert max(lags) < 0.25, f"worst loop lag {max(lags):.3f} s"
