@@ -1,6 +1,8 @@
 """The running bot's parts, shared by every adapter: storage, runtimes, services, trainer."""
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 import os
 import time
@@ -34,7 +36,9 @@ class App:
         self.home.root.mkdir(parents=True, exist_ok=True)
         await self.db.open()
         self._secret = load_or_create_secret(self.home.root / "secret.key")
-        cap_torch_threads()
+        # torch, scipy and PIL take seconds to import: do it on a thread, not on the loop.
+        await asyncio.to_thread(cap_torch_threads)
+        await asyncio.to_thread(importlib.import_module, "ml.digits.reader")
         if self.background_training:
             queued = self.trainer.start()
             if queued:

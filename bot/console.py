@@ -5,6 +5,7 @@ import asyncio
 import logging
 import shlex
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TextIO
@@ -51,14 +52,26 @@ class Console:
         atexit.register(lambda: _save_history(readline, history))
 
     async def _read_line(self) -> str | None:
+        """Read on a daemon thread: a prompt left waiting never holds up Ctrl-C or exit,
+        which a loop executor thread would (asyncio joins those at shutdown)."""
         loop = asyncio.get_running_loop()
-        if self.interactive:
+        future: asyncio.Future = loop.create_future()
+
+        def read() -> None:
             try:
-                return await loop.run_in_executor(None, input, PROMPT)
+                if self.interactive:
+                    line = input(PROMPT)
+                else:
+                    line = self.stdin.readline() or None
             except EOFError:
-                return None
-        line = await loop.run_in_executor(None, self.stdin.readline)
-        return line if line else None
+                line = None
+            except BaseException as exc:  # deliver it to the loop rather than lose it
+                loop.call_soon_threadsafe(_settle, future, None, exc)
+                return
+            loop.call_soon_threadsafe(_settle, future, line, None)
+
+        threading.Thread(target=read, name="console-input", daemon=True).start()
+        return await future
 
     async def run(self) -> None:
         if self.interactive:
@@ -154,6 +167,15 @@ def _bind_arguments(cmd, words: list[str]) -> list[dict]:
         else:
             values[option.name] = raw
     return [values]
+
+
+def _settle(future: asyncio.Future, value, error) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
 
 
 def _save_history(readline, path: Path) -> None:
