@@ -47,6 +47,7 @@ class Console:
         readline.set_history_length(1000)
         names = ["/" + name for name in REGISTRY] + ["/quit"]
         readline.set_completer(lambda text, state: ([n for n in names if n.startswith(text)] + [None])[state])
+        readline.set_completer_delims(" \t\n")  # so "/sta" completes as a whole word
         readline.parse_and_bind("tab: complete")
         import atexit
         atexit.register(lambda: _save_history(readline, history))

@@ -75,7 +75,9 @@ class BackgroundTrainer:
             return f"the {service} model is waiting to be trained, after {', '.join(ahead)}"
         snap = progress.snapshot()
         eta = f", about {format_duration(snap.eta_seconds)} left" if snap.eta_seconds is not None else ""
-        return f"the {service} model is still training ({snap.stage}, {snap.fraction:.0%} done{eta})"
+        filled = int(snap.fraction * 20)
+        bar = "#" * filled + "-" * (20 - filled)
+        return f"the {service} model is still training [{bar}] {snap.fraction:.0%} ({snap.stage}{eta})"
 
     @property
     def busy(self) -> bool:
