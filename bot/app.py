@@ -14,6 +14,8 @@ from ml.home import ModelHome
 from ml.runtime import ServiceRuntime, cap_torch_threads
 from storage import Database, ResultCache
 from storage.cache import DEFAULT_MAX_BYTES
+from storage.cooldowns import CooldownStore
+from storage.settings import BotState, GuildSettings
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,11 @@ class App:
         self.db = Database(self.home.db_path)
         max_bytes = int(float(os.environ.get("MLBOT_CACHE_MAX_MB", DEFAULT_MAX_BYTES / 2**20)) * 2**20)
         self.cache = ResultCache(self.db, max_bytes=max_bytes)
+        from bot.commands.config import SETTING_DEFAULTS
+
+        self.settings = GuildSettings(self.db, SETTING_DEFAULTS)
+        self.cooldowns = CooldownStore(self.db)
+        self.state = BotState(self.db)
         self.trainer = BackgroundTrainer(self.home, bars=progress_bars, quick=quick_training)
         self.digits = DigitService(self)
         self._runtimes: dict[str, ServiceRuntime] = {}
@@ -47,7 +54,7 @@ class App:
 
     def runtime(self, service: str) -> ServiceRuntime:
         if service not in self._runtimes:
-            self._runtimes[service] = ServiceRuntime(service, workers=1, queue_limit=32)
+            self._runtimes[service] = ServiceRuntime(service, workers=1, queue_limit=64)
         return self._runtimes[service]
 
     def user_key(self, adapter: str, user_id: str) -> str:

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from bot.app import App
 from bot.commands import REGISTRY, CommandContext, OptionKind, run_command
-from bot.inputs import input_file_from_path
+from bot.commands.parsing import bind_arguments, resolve_command_name
 from bot.reply import Reply
 from ml.errors import InputError
 
@@ -45,7 +45,7 @@ class Console:
         except OSError:
             pass
         readline.set_history_length(1000)
-        names = ["/" + name for name in REGISTRY] + ["/quit"]
+        names = sorted({"/" + name.split(" ")[0] for name in REGISTRY}) + ["/quit"]
         readline.set_completer(lambda text, state: ([n for n in names if n.startswith(text)] + [None])[state])
         readline.set_completer_delims(" \t\n")  # so "/sta" completes as a whole word
         readline.parse_and_bind("tab: complete")
@@ -112,13 +112,13 @@ class Console:
             return f"could not parse that line: {exc}"
         if not words[0].startswith("/"):
             return "commands start with / (try /help)"
-        name = words[0][1:]
+        name, rest = resolve_command_name(words)
         cmd = REGISTRY.get(name)
         if cmd is None or "console" not in cmd.adapters:
             return f"unknown command /{name} (try /help)"
         ctx = CommandContext(self.app, "console", "local")
         try:
-            calls = _bind_arguments(cmd, words[1:])
+            calls = bind_arguments(cmd, rest)
         except InputError as exc:
             return str(exc)
         outputs = []
@@ -136,38 +136,6 @@ class Console:
             path.write_bytes(file.data)
             text += f"\n  saved {file.description or file.filename}: {path}"
         return text
-
-
-def _bind_arguments(cmd, words: list[str]) -> list[dict]:
-    """Positional words -> option values. One attachment option takes several paths: one call each."""
-    options = cmd.options
-    if not options:
-        if words:
-            raise InputError(f"/{cmd.name} takes no arguments")
-        return [{}]
-    attachments = [o for o in options if o.kind is OptionKind.ATTACHMENT]
-    if len(options) == 1 and attachments:
-        if not words:
-            raise InputError(f"usage: /{cmd.name} PATH [PATH ...]")
-        return [{options[0].name: input_file_from_path(word)} for word in words]
-    values: dict = {}
-    for index, option in enumerate(options):
-        last = index == len(options) - 1
-        if index >= len(words):
-            if option.required:
-                raise InputError(f"/{cmd.name} needs <{option.name}>")
-            continue
-        raw = " ".join(words[index:]) if last and option.kind is OptionKind.TEXT else words[index]
-        if option.kind is OptionKind.ATTACHMENT:
-            values[option.name] = input_file_from_path(raw)
-        elif option.kind is OptionKind.INTEGER:
-            try:
-                values[option.name] = int(raw)
-            except ValueError:
-                raise InputError(f"<{option.name}> must be a whole number") from None
-        else:
-            values[option.name] = raw
-    return [values]
 
 
 def _settle(future: asyncio.Future, value, error) -> None:

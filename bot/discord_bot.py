@@ -1,16 +1,22 @@
-"""The Discord adapter: slash commands built from the shared command registry.
+"""The Discord adapter: slash commands and prefix commands built from the shared registry.
 
-Every interaction is deferred at once (Discord drops it after 3 s) and answered by a
-followup. Endpoints can be pointed at another server (a fake or a proxy) with
-MLBOT_DISCORD_API_BASE and MLBOT_DISCORD_GATEWAY_URL.
+* Every interaction is deferred at once (Discord drops it after 3 s) and answered with
+  followups; model work runs off the loop, so acknowledgements never wait behind it.
+* Prefix commands (`!digit` with an attached image) need the privileged Message Content
+  intent; when Discord refuses it, the bot reconnects without it and runs slash-only.
+  Mentioning the bot (`@mlbot digit`) and DMs work without the intent.
+* Commands are synced at start only when their payload changed (hash kept in SQLite).
+* MLBOT_DISCORD_API_BASE / MLBOT_DISCORD_GATEWAY_URL point the client at another endpoint.
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
-import io
+import json
 import logging
 import os
+import shlex
 import signal
 from typing import Any
 
@@ -19,86 +25,244 @@ import yarl
 from discord import app_commands
 
 from bot.app import App
-from bot.commands import REGISTRY, Command, CommandContext, InputFile, OptionKind, run_command
+from bot.commands import GROUP_DESCRIPTIONS, REGISTRY, Command, CommandContext, InputFile, OptionKind, run_command
+from bot.commands.parsing import bind_arguments, resolve_command_name
+from bot.discord_render import DEFAULT_FILE_LIMIT, render
 from bot.reply import Reply
+from ml.errors import InputError
 
 log = logging.getLogger(__name__)
 
-MESSAGE_LIMIT = 2000
-EMBED_DESCRIPTION_LIMIT = 4096
-
+ATTACHMENT_TIMEOUT = 30.0
+SHUTDOWN_GRACE = 30.0
 _ANNOTATIONS = {OptionKind.TEXT: str, OptionKind.INTEGER: int, OptionKind.ATTACHMENT: discord.Attachment}
 
 
-def point_at_endpoints() -> None:
-    """discord.py has no option for other endpoints; its class attributes are the hook."""
-    api = os.environ.get("MLBOT_DISCORD_API_BASE")
-    gateway = os.environ.get("MLBOT_DISCORD_GATEWAY_URL")
-    if api:
-        discord.http.Route.BASE = api.rstrip("/")
-    if gateway:
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
+def point_at_endpoints(api_base: str | None = None, gateway_url: str | None = None) -> None:
+    """discord.py has no option for other endpoints; these class attributes are the hook."""
+    api_base = api_base or os.environ.get("MLBOT_DISCORD_API_BASE")
+    gateway_url = gateway_url or os.environ.get("MLBOT_DISCORD_GATEWAY_URL")
+    if api_base:
+        discord.http.Route.BASE = api_base.rstrip("/")
+        log.info("Discord REST endpoint: %s", discord.http.Route.BASE)
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+        log.info("Discord gateway endpoint: %s", gateway_url)
 
 
-def _attachment_input(attachment: discord.Attachment) -> InputFile:
+def guild_ids_from_env() -> list[int]:
+    raw = os.environ.get("DISCORD_GUILD_IDS", "")
+    return [int(part) for part in raw.replace(";", ",").split(",") if part.strip().isdigit()]
+
+
+def attachment_input(attachment: discord.Attachment) -> InputFile:
     async def read() -> bytes:
         # Only the URL Discord gave for this attachment is fetched, with a time limit.
-        return await asyncio.wait_for(attachment.read(), timeout=30)
+        try:
+            return await asyncio.wait_for(attachment.read(), timeout=ATTACHMENT_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise InputError(f"downloading {attachment.filename} took over {ATTACHMENT_TIMEOUT:.0f} s") from None
+        except discord.HTTPException as exc:
+            raise InputError(f"could not download {attachment.filename} from Discord ({exc.status})") from exc
 
     return InputFile(filename=attachment.filename, size=attachment.size, reader=read)
 
 
-def reply_to_message_kwargs(reply: Reply) -> dict[str, Any]:
-    files = [discord.File(io.BytesIO(f.data), filename=f.filename, description=f.description or None)
-             for f in reply.files]
-    if reply.is_error:
-        return {"content": reply.text[:MESSAGE_LIMIT], "files": files}
-    description = reply.text
-    if len(description) > EMBED_DESCRIPTION_LIMIT:
-        files.append(discord.File(io.BytesIO(description.encode()), filename="reply.txt"))
-        description = description[: EMBED_DESCRIPTION_LIMIT - 40] + "\n...(whole text in reply.txt)"
-    embed = discord.Embed(title=reply.title, description=description or None)
-    for name, value in reply.fields[:25]:
-        embed.add_field(name=name[:256], value=value[:1024] or "-", inline=False)
-    images = [f for f in reply.files if f.filename.endswith(".png")]
-    if images:
-        embed.set_image(url=f"attachment://{images[0].filename}")
-    return {"embed": embed, "files": files}
-
-
 class MlBotClient(discord.Client):
-    def __init__(self, app: App, intents: discord.Intents):
-        super().__init__(intents=intents)
+    def __init__(self, app: App, intents: discord.Intents, guild_ids: list[int] | None = None, **options: Any):
+        # mlbot does no voice: skip discord.py's warnings about voice libraries.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        super().__init__(intents=intents, **options)
         self.app = app
+        self.guild_ids = guild_ids or []
         self.tree = app_commands.CommandTree(self)
-        for cmd in REGISTRY.values():
-            if "discord" in cmd.adapters:
-                self.tree.add_command(slash_command(app, cmd))
+        self.tree.on_error = self._on_tree_error
+        for command in build_slash_commands(self, REGISTRY.values()):
+            self.tree.add_command(command)
+        self.inflight: set[asyncio.Task] = set()
+        self.stopping = False
 
+    # ----- start-up --------------------------------------------------------------------
     async def setup_hook(self) -> None:
-        synced = await self.tree.sync()
-        log.info("synced %d slash commands", len(synced))
+        if not self.intents.message_content:
+            log.warning("running without the Message Content intent: slash commands only "
+                        "(prefix commands work in DMs and when the bot is mentioned)")
+        await self.sync_commands_if_changed()
+
+    async def sync_commands_if_changed(self) -> int:
+        """Sync only when the command payload differs from the last sync; returns syncs made."""
+        scopes = [discord.Object(gid) for gid in self.guild_ids] or [None]
+        syncs = 0
+        for guild in scopes:
+            if guild is not None:
+                self.tree.copy_global_to(guild=guild)
+            payload = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
+            digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+            key = f"command-sync:{self.application_id}:{guild.id if guild else 'global'}"
+            if await self.app.state.get(key) == digest:
+                log.info("slash commands unchanged (%s): not syncing", guild.id if guild else "global")
+                continue
+            synced = await self.tree.sync(guild=guild)
+            await self.app.state.set(key, digest)
+            syncs += 1
+            log.info("synced %d slash commands (%s)", len(synced), guild.id if guild else "global")
+        return syncs
+
+    async def on_connect(self) -> None:
+        log.info("gateway connected as %s", self.user)
 
     async def on_ready(self) -> None:
-        log.info("connected to Discord as %s in %d server(s)", self.user, len(self.guilds))
+        log.info("connected to Discord as %s (id %s) in %d server(s)", self.user, self.user.id, len(self.guilds))
 
+    async def on_resumed(self) -> None:
+        log.info("gateway session resumed")
 
-def slash_command(app: App, cmd: Command) -> app_commands.Command:
-    ephemeral_only = cmd.name in ("help", "status", "forget")
+    # ----- slash commands --------------------------------------------------------------
+    async def handle_interaction(self, cmd: Command, interaction: discord.Interaction, values: dict) -> None:
+        task = asyncio.current_task()
+        self.inflight.add(task)
+        try:
+            if self.stopping:
+                await interaction.response.send_message("mlbot is restarting; try again in a minute.", ephemeral=True)
+                return
+            await interaction.response.defer(thinking=True, ephemeral=cmd.ephemeral)
+            arguments = {name: attachment_input(v) if isinstance(v, discord.Attachment) else v
+                         for name, v in values.items() if v is not None}
+            permissions = interaction.permissions
+            ctx = CommandContext(self.app, "discord", str(interaction.user.id),
+                                 str(interaction.guild_id) if interaction.guild_id else None,
+                                 can_manage_server=bool(interaction.guild_id and permissions.manage_guild))
+            reply = await run_command(cmd.name, ctx, **arguments)
+            await self.send_interaction_reply(interaction, reply, deferred_ephemeral=cmd.ephemeral)
+        except discord.HTTPException as exc:
+            log.warning("could not answer /%s: %s %s", cmd.name, exc.status, exc.text)
+        finally:
+            self.inflight.discard(task)
 
-    async def callback(interaction: discord.Interaction, **values: Any) -> None:
-        await interaction.response.defer(thinking=True, ephemeral=ephemeral_only)
-        arguments = {
-            name: _attachment_input(value) if isinstance(value, discord.Attachment) else value
-            for name, value in values.items()
-        }
-        ctx = CommandContext(app, "discord", str(interaction.user.id),
-                             str(interaction.guild_id) if interaction.guild_id else None)
-        reply = await run_command(cmd.name, ctx, **arguments)
-        if reply.ephemeral and not ephemeral_only:
+    async def send_interaction_reply(self, interaction: discord.Interaction, reply: Reply,
+                                     deferred_ephemeral: bool) -> None:
+        limit = getattr(interaction, "filesize_limit", None) or DEFAULT_FILE_LIMIT
+        outgoing = render(reply, limit)
+        if reply.ephemeral and not deferred_ephemeral:
             # The deferral was public; replace it so only the asker sees the answer.
             await interaction.delete_original_response()
-        await interaction.followup.send(ephemeral=reply.ephemeral, **reply_to_message_kwargs(reply))
+        for message in outgoing.messages:
+            message = {k: v for k, v in message.items() if v or k == "content"}
+            await interaction.followup.send(ephemeral=reply.ephemeral, **message)
+
+    async def _on_tree_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        log.error("slash command error: %r", error, exc_info=error)
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send("something went wrong on our side; it was logged", ephemeral=True)
+            else:
+                await interaction.response.send_message("something went wrong on our side; it was logged",
+                                                        ephemeral=True)
+        except discord.HTTPException:
+            pass
+
+    # ----- prefix commands -------------------------------------------------------------
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or self.user is None or not message.content:
+            return
+        words = await self._command_words(message)
+        if words is None:
+            return
+        task = asyncio.current_task()
+        self.inflight.add(task)
+        try:
+            await self._run_prefix_command(message, words)
+        except discord.HTTPException as exc:
+            log.warning("could not answer a prefix command: %s %s", exc.status, exc.text)
+        finally:
+            self.inflight.discard(task)
+
+    async def _command_words(self, message: discord.Message) -> list[str] | None:
+        content = message.content.strip()
+        for mention in (f"<@{self.user.id}>", f"<@!{self.user.id}>"):
+            if content.startswith(mention):
+                return self._split(content[len(mention):]) or ["help"]
+        prefix = await self.app.settings.get(str(message.guild.id), "prefix") if message.guild else "!"
+        if content.startswith(prefix) and len(content) > len(prefix):
+            words = self._split(content[len(prefix):])
+            if words and resolve_command_name(words)[0] in REGISTRY:
+                return words
+        if message.guild is None and content.split()[0].lstrip("/!") in {c.split(" ")[0] for c in REGISTRY}:
+            return self._split(content)  # in DMs the prefix is optional
+        return None
+
+    @staticmethod
+    def _split(text: str) -> list[str]:
+        try:
+            return shlex.split(text)
+        except ValueError:
+            return text.split()
+
+    async def _run_prefix_command(self, message: discord.Message, words: list[str]) -> None:
+        name, rest = resolve_command_name(words)
+        cmd = REGISTRY.get(name)
+        if cmd is None or "discord" not in cmd.adapters:
+            await message.reply(f"unknown command {name} (try /help)", mention_author=False)
+            return
+        attachments = [attachment_input(a) for a in message.attachments]
+        try:
+            calls = bind_arguments(cmd, rest, attachments)
+        except InputError as exc:
+            await message.reply(str(exc), mention_author=False)
+            return
+        member_permissions = getattr(message.author, "guild_permissions", None)
+        ctx = CommandContext(self.app, "discord", str(message.author.id),
+                             str(message.guild.id) if message.guild else None,
+                             can_manage_server=bool(member_permissions and member_permissions.manage_guild))
+        for arguments in calls:
+            reply = await run_command(cmd.name, ctx, **arguments)
+            for index, outgoing in enumerate(render(reply).messages):
+                outgoing = {k: v for k, v in outgoing.items() if v or k == "content"}
+                if index == 0:
+                    await message.reply(mention_author=False, **outgoing)
+                else:
+                    await message.channel.send(**outgoing)
+
+    # ----- shutdown --------------------------------------------------------------------
+    async def drain(self, timeout: float = SHUTDOWN_GRACE) -> None:
+        """Stop taking new work and let what is in flight finish (or time out)."""
+        self.stopping = True
+        pending = [t for t in self.inflight if not t.done()]
+        if pending:
+            log.info("waiting for %d command(s) in flight", len(pending))
+            done, still = await asyncio.wait(pending, timeout=timeout)
+            if still:
+                log.warning("%d command(s) did not finish within %.0f s", len(still), timeout)
+
+
+def build_slash_commands(client: MlBotClient, commands) -> list[app_commands.Command | app_commands.Group]:
+    built: list = []
+    groups: dict[str, app_commands.Group] = {}
+    for cmd in commands:
+        if "discord" not in cmd.adapters:
+            continue
+        slash = _slash_command(client, cmd)
+        if cmd.group is None:
+            if cmd.manage_server:
+                slash.guild_only = True
+                slash.default_permissions = discord.Permissions(manage_guild=True)
+            built.append(slash)
+            continue
+        group = groups.get(cmd.group)
+        if group is None:
+            group = app_commands.Group(name=cmd.group, description=GROUP_DESCRIPTIONS.get(cmd.group, cmd.group)[:100],
+                                       guild_only=cmd.manage_server,
+                                       default_permissions=discord.Permissions(manage_guild=True)
+                                       if cmd.manage_server else None)
+            groups[cmd.group] = group
+            built.append(group)
+        group.add_command(slash)
+    return built
+
+
+def _slash_command(client: MlBotClient, cmd: Command) -> app_commands.Command:
+    async def callback(interaction: discord.Interaction, **values: Any) -> None:
+        await client.handle_interaction(cmd, interaction, values)
 
     parameters = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                     annotation=discord.Interaction)]
@@ -106,37 +270,85 @@ def slash_command(app: App, cmd: Command) -> app_commands.Command:
         annotation: Any = _ANNOTATIONS[option.kind]
         if option.kind is OptionKind.INTEGER and (option.min_value is not None or option.max_value is not None):
             annotation = app_commands.Range[int, option.min_value, option.max_value]
-        default = inspect.Parameter.empty if option.required else None
-        parameters.append(inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY,
-                                            annotation=annotation if option.required else annotation | None,
-                                            default=default))
-    callback.__signature__ = inspect.Signature(parameters)  # discord.py reads options from the signature
+        elif option.kind is OptionKind.TEXT and option.max_length:
+            annotation = app_commands.Range[str, 1, option.max_length]
+        parameters.append(inspect.Parameter(
+            option.name, inspect.Parameter.KEYWORD_ONLY,
+            annotation=annotation if option.required else annotation | None,
+            default=inspect.Parameter.empty if option.required else None))
+    # discord.py reads a command's options from its callback's signature.
+    callback.__signature__ = inspect.Signature(parameters)
     callback.__discord_app_commands_param_description__ = {o.name: o.description[:100] for o in cmd.options}
-    return app_commands.Command(name=cmd.name, description=cmd.description[:100], callback=callback)
+    return app_commands.Command(name=cmd.leaf, description=cmd.description[:100], callback=callback)
+
+
+class DiscordRunner:
+    """Runs the client until a stop is requested, then shuts down cleanly."""
+
+    def __init__(self, app: App, token: str, guild_ids: list[int] | None = None, **client_options: Any):
+        self.app = app
+        self.token = token
+        self.guild_ids = guild_ids if guild_ids is not None else guild_ids_from_env()
+        self.client_options = client_options
+        self.client: MlBotClient | None = None
+        self.stop_requested = asyncio.Event()
+
+    def request_stop(self) -> None:
+        self.stop_requested.set()
+
+    async def run(self) -> int:
+        intents = discord.Intents.default()
+        intents.message_content = True
+        try:
+            while True:
+                self.client = MlBotClient(self.app, intents, self.guild_ids, **self.client_options)
+                outcome = await self._run_client(self.client)
+                if outcome == "retry-without-message-content":
+                    intents.message_content = False
+                    continue
+                return outcome
+        finally:
+            if self.client is not None:
+                await self.client.drain()
+                await self.client.close()
+            await self.app.close()
+
+    async def _run_client(self, client: MlBotClient):
+        runner = asyncio.create_task(client.start(self.token))
+        stopper = asyncio.create_task(self.stop_requested.wait())
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper not in done:
+            stopper.cancel()
+        if runner in done:
+            exc = runner.exception()
+            if isinstance(exc, discord.PrivilegedIntentsRequired) and client.intents.message_content:
+                log.warning("Discord refused the Message Content intent; reconnecting slash-only")
+                await client.close()
+                return "retry-without-message-content"
+            if isinstance(exc, discord.LoginFailure):
+                log.error("Discord refused the token (login failed)")
+                print("mlbot: Discord refused the token (check DISCORD_TOKEN)", flush=True)
+                return 2
+            if exc is not None:
+                log.error("Discord connection ended: %r", exc, exc_info=exc)
+                return 1
+            return 0
+        log.info("stopping: finishing commands in flight")
+        await client.drain()
+        await client.close()
+        runner.cancel()
+        try:
+            await runner
+        except (asyncio.CancelledError, Exception):
+            pass
+        return 0
 
 
 async def run_discord(app: App, start, token: str) -> int:
     point_at_endpoints()
-    intents = discord.Intents.default()
     await start()
-    client = MlBotClient(app, intents)
+    runner = DiscordRunner(app, token)
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    runner = asyncio.create_task(client.start(token))
-    stopper = asyncio.create_task(stop.wait())
-    try:
-        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if runner in done and runner.exception():
-            exc = runner.exception()
-            if isinstance(exc, discord.LoginFailure):
-                log.error("Discord refused the token (login failed)")
-                print("mlbot: Discord refused the token (check DISCORD_TOKEN)")
-                return 2
-            raise exc
-        return 0
-    finally:
-        await client.close()
-        stopper.cancel()
-        await app.close()
+        loop.add_signal_handler(sig, runner.request_stop)
+    return await runner.run()

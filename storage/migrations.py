@@ -36,4 +36,25 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX cache_users_by_user ON cache_users(user_key);
         """,
     ),
+    (
+        3,
+        "cooldowns, per-server settings, bot state",
+        """
+        CREATE TABLE cooldown_events (
+            bucket TEXT NOT NULL,
+            at     REAL NOT NULL
+        );
+        CREATE INDEX cooldown_events_by_bucket ON cooldown_events(bucket, at);
+        CREATE TABLE guild_settings (
+            guild_id TEXT NOT NULL,
+            key      TEXT NOT NULL,
+            value    TEXT NOT NULL,
+            PRIMARY KEY (guild_id, key)
+        );
+        CREATE TABLE bot_state (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
+    ),
 ]

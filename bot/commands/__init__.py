@@ -1,8 +1,9 @@
 """Every command is defined once here and served by Discord, the console and the CLI."""
 from bot.commands.base import (
-    REGISTRY, Command, CommandContext, InputFile, Option, OptionKind, run_command,
+    GROUP_DESCRIPTIONS, REGISTRY, Command, CommandContext, InputFile, Option, OptionKind, run_command,
 )
 from bot.commands import digit as _digit  # noqa: F401  (registers /digit)
 from bot.commands import general as _general  # noqa: F401  (registers /help, /about, /status, /forget)
+from bot.commands import config as _config  # noqa: F401  (registers /config ...)
 
-__all__ = ["REGISTRY", "Command", "CommandContext", "InputFile", "Option", "OptionKind", "run_command"]
+__all__ = ["GROUP_DESCRIPTIONS", "REGISTRY", "Command", "CommandContext", "InputFile", "Option", "OptionKind", "run_command"]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from bot.reply import Reply
 from ml.errors import UserFacingError
+from storage.cooldowns import Limit
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -30,6 +31,7 @@ class Option:
     required: bool = True
     min_value: int | None = None
     max_value: int | None = None
+    max_length: int | None = None
 
 
 @dataclass
@@ -47,9 +49,10 @@ class InputFile:
 @dataclass
 class CommandContext:
     app: "App"
-    adapter: str                 # "discord", "console" or "cli"
-    user_id: str                 # adapter-specific id; hashed before it is stored
-    guild_id: str | None = None
+    adapter: str                     # "discord", "console" or "cli"
+    user_id: str                     # adapter-specific id; hashed before it is stored
+    guild_id: str | None = None      # None in DMs, the console and the CLI
+    can_manage_server: bool = False  # Discord's Manage Server permission in this server
 
 
 Handler = Callable[..., Awaitable[Reply]]
@@ -57,29 +60,75 @@ Handler = Callable[..., Awaitable[Reply]]
 
 @dataclass
 class Command:
-    name: str
+    name: str                          # "digit", or "config cooldown" for a subcommand
     description: str
     options: list[Option] = field(default_factory=list)
     handler: Handler | None = None
     adapters: tuple[str, ...] = ("discord", "console", "cli")
+    rate_limited: bool = False         # model work: per-user and per-server cooldowns on Discord
+    ephemeral: bool = False            # the answer is for the asker only
+    manage_server: bool = False        # needs Manage Server, in a server
+
+    @property
+    def group(self) -> str | None:
+        return self.name.split(" ", 1)[0] if " " in self.name else None
+
+    @property
+    def leaf(self) -> str:
+        return self.name.rsplit(" ", 1)[-1]
 
 
 REGISTRY: dict[str, Command] = {}
+GROUP_DESCRIPTIONS: dict[str, str] = {}
 
 
-def command(name: str, description: str, options: list[Option] | None = None,
-            adapters: tuple[str, ...] = ("discord", "console", "cli")):
+def command(name: str, description: str, options: list[Option] | None = None, **flags: Any):
     def register(handler: Handler) -> Handler:
-        REGISTRY[name] = Command(name, description, options or [], handler, adapters)
+        REGISTRY[name] = Command(name, description, options or [], handler, **flags)
         return handler
     return register
+
+
+class PermissionDenied(UserFacingError):
+    pass
+
+
+class CoolingDown(UserFacingError):
+    pass
+
+
+async def _check_rate_limits(cmd: Command, ctx: CommandContext) -> None:
+    app = ctx.app
+    user = app.user_key(ctx.adapter, ctx.user_id)
+    scope = ctx.guild_id or "dm"
+    per_user = float(await app.settings.get(scope, "cooldown_seconds")) if ctx.guild_id else \
+        float(app.settings.defaults["cooldown_seconds"])
+    limits = []
+    if per_user > 0:
+        limits.append(Limit(f"user:{user}:{cmd.name}", 1, per_user))
+    if ctx.guild_id:
+        per_minute = int(await app.settings.get(ctx.guild_id, "server_per_minute"))
+        limits.append(Limit(f"guild:{ctx.guild_id}", per_minute, 60.0))
+    wait = await app.cooldowns.try_use(limits) if limits else 0
+    if wait > 0:
+        raise CoolingDown(f"slow down: /{cmd.name} is cooling down, try again in {max(1, round(wait + 0.49))} s")
 
 
 async def run_command(name: str, ctx: CommandContext, **arguments: Any) -> Reply:
     """Run a command for any adapter: user errors become one line, crashes are logged."""
     cmd = REGISTRY[name]
     try:
-        return await cmd.handler(ctx, **arguments)
+        if cmd.manage_server:
+            if ctx.guild_id is None:
+                raise PermissionDenied(f"/{cmd.name} changes a server's settings: use it in a server")
+            if not ctx.can_manage_server:
+                raise PermissionDenied(f"/{cmd.name} needs the Manage Server permission")
+        if cmd.rate_limited and ctx.adapter == "discord":
+            await _check_rate_limits(cmd, ctx)
+        reply = await cmd.handler(ctx, **arguments)
+        if cmd.ephemeral:
+            reply.ephemeral = True
+        return reply
     except UserFacingError as exc:
         log.info("/%s refused for a %s user: %s", name, ctx.adapter, exc, exc_info=exc.__cause__ is not None)
         return Reply.error(str(exc))

@@ -14,6 +14,7 @@ def _percent(p: float) -> str:
     "digit",
     "Read a handwritten digit, or a number like 2026, from a photo or drawing",
     [Option("image", OptionKind.ATTACHMENT, "A photo or drawing of handwritten digits (PNG, JPEG, WebP, GIF, BMP)")],
+    rate_limited=True,
 )
 async def digit(ctx: CommandContext, image: InputFile) -> Reply:
     service = ctx.app.digits

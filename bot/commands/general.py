@@ -8,7 +8,7 @@ from bot.reply import Reply
 from ml.progress import format_duration
 
 
-@command("help", "List the commands")
+@command("help", "List the commands", ephemeral=True)
 async def help_(ctx: CommandContext) -> Reply:
     lines = []
     for cmd in REGISTRY.values():
@@ -16,7 +16,7 @@ async def help_(ctx: CommandContext) -> Reply:
             continue
         args = " ".join(f"<{o.name}>" if o.required else f"[{o.name}]" for o in cmd.options)
         lines.append(f"/{cmd.name} {args}".rstrip() + f" - {cmd.description}")
-    return Reply(text="\n".join(lines), title="Commands", ephemeral=True)
+    return Reply(text="\n".join(lines), title="Commands")
 
 
 @command("about", "Version, models and their figures, uptime")
@@ -27,7 +27,7 @@ async def about(ctx: CommandContext) -> Reply:
                  data=dict(fields))
 
 
-@command("status", "What is training, and the cache")
+@command("status", "What is training, and the cache", ephemeral=True)
 async def status(ctx: CommandContext) -> Reply:
     fields = []
     for name, line in models_overview(ctx.app.home):
@@ -35,11 +35,10 @@ async def status(ctx: CommandContext) -> Reply:
     stats = await ctx.app.cache.stats()
     fields.append(("cache", f"{stats['entries']} results, {stats['bytes'] / 2**20:.1f} of "
                             f"{stats['max_bytes'] / 2**20:.0f} MiB, {stats['hits']} hits"))
-    return Reply(title="Status", fields=fields, ephemeral=True, data={"fields": dict(fields)})
+    return Reply(title="Status", fields=fields, data={"fields": dict(fields)})
 
 
-@command("forget", "Delete every stored result of your requests")
+@command("forget", "Delete every stored result of your requests", ephemeral=True)
 async def forget(ctx: CommandContext) -> Reply:
     removed = await ctx.app.cache.forget_user(ctx.app.user_key(ctx.adapter, ctx.user_id))
-    return Reply(text=f"Deleted {removed} stored result(s) of your requests.", ephemeral=True,
-                 data={"deleted": removed})
+    return Reply(text=f"Deleted {removed} stored result(s) of your requests.", data={"deleted": removed})

@@ -1,0 +1,54 @@
+"""/config ...: per-server settings, for members with the Manage Server permission."""
+from __future__ import annotations
+
+from bot.commands.base import GROUP_DESCRIPTIONS, CommandContext, Option, OptionKind, command
+from bot.reply import Reply
+from ml.errors import InputError
+
+GROUP_DESCRIPTIONS["config"] = "Server settings (Manage Server permission)"
+
+SETTING_DEFAULTS = {
+    "cooldown_seconds": "5",     # per user, per model command
+    "server_per_minute": "30",   # model commands per minute in the whole server
+    "prefix": "!",               # prefix commands, where Message Content is granted
+}
+
+
+@command("config show", "Show this server's settings", ephemeral=True, manage_server=True)
+async def config_show(ctx: CommandContext) -> Reply:
+    settings = await ctx.app.settings.all(ctx.guild_id)
+    fields = [("cooldown per user", f"{settings['cooldown_seconds']} s"),
+              ("model commands per minute (server)", settings["server_per_minute"]),
+              ("prefix", settings["prefix"])]
+    return Reply(title="Server settings", fields=fields, data=settings)
+
+
+@command("config cooldown", "Seconds each member waits between model commands (0 turns it off)",
+         [Option("seconds", OptionKind.INTEGER, "0 to 3600", min_value=0, max_value=3600)],
+         ephemeral=True, manage_server=True)
+async def config_cooldown(ctx: CommandContext, seconds: int) -> Reply:
+    if not 0 <= seconds <= 3600:
+        raise InputError("seconds must be between 0 and 3600")
+    await ctx.app.settings.set(ctx.guild_id, "cooldown_seconds", str(seconds))
+    return Reply(text=f"Members now wait {seconds} s between model commands.")
+
+
+@command("config server-rate", "Model commands the whole server may run per minute",
+         [Option("per_minute", OptionKind.INTEGER, "1 to 1000", min_value=1, max_value=1000)],
+         ephemeral=True, manage_server=True)
+async def config_server_rate(ctx: CommandContext, per_minute: int) -> Reply:
+    if not 1 <= per_minute <= 1000:
+        raise InputError("per_minute must be between 1 and 1000")
+    await ctx.app.settings.set(ctx.guild_id, "server_per_minute", str(per_minute))
+    return Reply(text=f"This server may now run {per_minute} model commands per minute.")
+
+
+@command("config prefix", "The prefix for typed commands, like ! in !digit",
+         [Option("prefix", OptionKind.TEXT, "1 to 3 characters, no spaces", max_length=3)],
+         ephemeral=True, manage_server=True)
+async def config_prefix(ctx: CommandContext, prefix: str) -> Reply:
+    prefix = prefix.strip()
+    if not 1 <= len(prefix) <= 3 or " " in prefix:
+        raise InputError("a prefix is 1 to 3 characters without spaces")
+    await ctx.app.settings.set(ctx.guild_id, "prefix", prefix)
+    return Reply(text=f"Typed commands now start with {prefix} (for example {prefix}digit).")

@@ -1,0 +1,42 @@
+"""Sliding-window rate limits kept in SQLite, so a restart does not reset them."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from storage.db import Database
+
+
+@dataclass(frozen=True)
+class Limit:
+    bucket: str      # e.g. "user:<hash>:digit" or "guild:<id>"
+    uses: int        # at most this many...
+    window: float    # ...in this many seconds
+
+
+class CooldownStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    async def try_use(self, limits: list[Limit], now: float | None = None) -> float:
+        """Record one use in every bucket and return 0, or record nothing and return the
+        seconds until every bucket has room again."""
+        now = time.time() if now is None else now
+        async with self.db.transaction() as conn:
+            wait = 0.0
+            for limit in limits:
+                await conn.execute("DELETE FROM cooldown_events WHERE bucket = ? AND at <= ?",
+                                   (limit.bucket, now - limit.window))
+                async with conn.execute(
+                    "SELECT at FROM cooldown_events WHERE bucket = ? ORDER BY at DESC LIMIT ?",
+                    (limit.bucket, limit.uses),
+                ) as cursor:
+                    recent = [row[0] for row in await cursor.fetchall()]
+                if len(recent) >= limit.uses:
+                    # The oldest of the last `uses` events must leave the window first.
+                    wait = max(wait, recent[-1] + limit.window - now)
+            if wait > 0:
+                return wait
+            await conn.executemany("INSERT INTO cooldown_events (bucket, at) VALUES (?, ?)",
+                                   [(limit.bucket, now) for limit in limits])
+        return 0.0

@@ -1,0 +1,650 @@
+"""A fake Discord (REST + Gateway) on 127.0.0.1 that the real discord.py client talks to.
+
+It enforces the rules a bot must respect, answering with Discord's own error codes:
+  2000-character message content, 6000-character embeds, file size limits,
+  the 3-second acknowledgement window, one acknowledgement per interaction,
+  15-minute interaction tokens, and the privileged Message Content intent.
+Faults can be injected on demand: 429s (with the Via header discord.py needs to retry),
+5xx errors, and gateway disconnects (op 7 RECONNECT or a close code).
+
+The test driver API is the public methods of FakeDiscord (user_says, run_slash,
+wait_for_reply, inject_429, drop_gateway, ...).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from tests.fake_discord import payloads as p
+
+MESSAGE_CONTENT_INTENT = 1 << 15
+GUILD_MESSAGES_INTENT = 1 << 9
+DIRECT_MESSAGES_INTENT = 1 << 12
+EPHEMERAL = 1 << 6
+DEFAULT_FILE_LIMIT = 10 * 1024 * 1024
+REQUEST_LIMIT = 25 * 1024 * 1024
+
+
+class DiscordError(Exception):
+    def __init__(self, status: int, code: int, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def json_response(data: Any, status: int = 200, headers: dict | None = None) -> web.Response:
+    # Exactly "application/json": discord.py treats anything else (even with a charset) as text.
+    return web.Response(body=json.dumps(data).encode(), status=status,
+                        headers={"Content-Type": "application/json", **(headers or {})})
+
+
+@dataclass
+class SentMessage:
+    payload: dict
+    files: list[tuple[str, bytes]]
+    ephemeral: bool
+    interaction_id: str | None = None
+
+    @property
+    def content(self) -> str:
+        return self.payload.get("content") or ""
+
+    @property
+    def embeds(self) -> list[dict]:
+        return self.payload.get("embeds") or []
+
+    @property
+    def text(self) -> str:
+        """Content plus embed titles, descriptions and fields, for assertions."""
+        parts = [self.content]
+        for embed in self.embeds:
+            parts += [embed.get("title") or "", embed.get("description") or ""]
+            parts += [f"{f['name']}: {f['value']}" for f in embed.get("fields", [])]
+        return "\n".join(part for part in parts if part)
+
+
+@dataclass
+class InteractionRecord:
+    id: str
+    token: str
+    payload: dict
+    created: float
+    acknowledged_at: float | None = None
+    ack_type: int | None = None
+    ephemeral: bool = False
+    original: SentMessage | None = None
+    original_deleted: bool = False
+    followups: list[SentMessage] = field(default_factory=list)
+    replied: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def ack_latency(self) -> float | None:
+        return None if self.acknowledged_at is None else self.acknowledged_at - self.created
+
+    @property
+    def replies(self) -> list[SentMessage]:
+        found = [] if self.original is None or self.original_deleted else [self.original]
+        return found + self.followups
+
+
+@dataclass
+class Session:
+    session_id: str
+    intents: int
+    seq: int = 0
+    sent: list[dict] = field(default_factory=list)  # dispatches, replayed on RESUME
+    ws: web.WebSocketResponse | None = None
+
+
+class FakeDiscord:
+    def __init__(self, token: str = "fake-token.for-tests.only", *, grant_message_content: bool = True,
+                 heartbeat_interval_ms: int = 1000, ack_window: float = 3.0, token_lifetime: float = 900.0,
+                 attachment_size_limit: int = DEFAULT_FILE_LIMIT):
+        self.token = token
+        self.grant_message_content = grant_message_content
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.ack_window = ack_window
+        self.token_lifetime = token_lifetime
+        self.attachment_size_limit = attachment_size_limit
+
+        self.app_id = p.snowflake()
+        self.bot_user = p.user(self.app_id, "mlbot", bot=True)
+        self.guild_id = p.snowflake()
+        self.channel_id = p.snowflake()
+        self.users: dict[str, dict] = {}
+        self.permissions: dict[str, int] = {}
+        self.dm_channels: dict[str, dict] = {}
+
+        self.global_commands: list[dict] = []
+        self.guild_commands: dict[str, list[dict]] = {}
+        self.command_syncs = 0
+        self.interactions: dict[str, InteractionRecord] = {}
+        self.channel_messages: list[SentMessage] = []
+        self.attachments: dict[str, tuple[str, bytes, str | None]] = {}
+        self.reactions: list[tuple[str, str, str]] = []
+        self.errors: list[dict] = []  # every rule the bot broke, for assertions
+
+        self.sessions: dict[str, Session] = {}
+        self.current_session: Session | None = None
+        self.heartbeats: list[float] = []
+        self.identifies = 0
+        self.resumes = 0
+        self.ready = asyncio.Event()
+        self._message_waiters: list[asyncio.Future] = []
+        self._faults: list[dict] = []
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ----- lifecycle -------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_base(self) -> str:
+        return f"{self.base_url}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    async def start(self) -> "FakeDiscord":
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._middleware])
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/attachments/{id}/{filename}", self._serve_attachment)
+        api = "/api/v10"
+        app.router.add_get(api + "/users/@me", self._get_me)
+        app.router.add_get(api + "/oauth2/applications/@me", self._get_application)
+        app.router.add_get(api + "/gateway", self._get_gateway)
+        app.router.add_get(api + "/gateway/bot", self._get_gateway_bot)
+        app.router.add_put(api + "/applications/{app}/commands", self._put_global_commands)
+        app.router.add_get(api + "/applications/{app}/commands", self._get_global_commands)
+        app.router.add_put(api + "/applications/{app}/guilds/{guild}/commands", self._put_guild_commands)
+        app.router.add_post(api + "/interactions/{id}/{token}/callback", self._interaction_callback)
+        app.router.add_post(api + "/webhooks/{app}/{token}", self._followup)
+        app.router.add_patch(api + "/webhooks/{app}/{token}/messages/@original", self._edit_original)
+        app.router.add_delete(api + "/webhooks/{app}/{token}/messages/@original", self._delete_original)
+        app.router.add_post(api + "/channels/{channel}/messages", self._channel_message)
+        app.router.add_put(api + "/channels/{channel}/messages/{message}/reactions/{emoji}/@me", self._add_reaction)
+        app.router.add_post(api + "/users/@me/channels", self._create_dm)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        self.add_user("alice", manage_guild=True)
+        self.add_user("bob")
+        return self
+
+    async def stop(self) -> None:
+        for session in self.sessions.values():
+            if session.ws is not None and not session.ws.closed:
+                await session.ws.close(code=1001)
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> "FakeDiscord":
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    # ----- people and places -----------------------------------------------------------
+    def add_user(self, name: str, manage_guild: bool = False) -> dict:
+        payload = p.user(p.snowflake(), name)
+        self.users[name] = payload
+        self.permissions[payload["id"]] = p.BASIC_MEMBER_PERMISSIONS | (p.MANAGE_GUILD if manage_guild else 0)
+        return payload
+
+    def _member(self, user_payload: dict) -> dict:
+        return p.member(user_payload, self.permissions.get(user_payload["id"], p.BASIC_MEMBER_PERMISSIONS))
+
+    def _guild_payload(self) -> dict:
+        channels = [p.text_channel(self.channel_id, self.guild_id, "general")]
+        members = [self._member(u) for u in self.users.values()]
+        members.append(p.member(self.bot_user, p.BASIC_MEMBER_PERMISSIONS))
+        roles = [p.role(self.guild_id, "@everyone", p.BASIC_MEMBER_PERMISSIONS)]
+        owner = next(iter(self.users.values()))["id"]
+        return p.guild(self.guild_id, "Test Server", owner, channels, members, roles)
+
+    def dm_channel_for(self, user_payload: dict) -> dict:
+        if user_payload["id"] not in self.dm_channels:
+            self.dm_channels[user_payload["id"]] = p.dm_channel(p.snowflake(), user_payload)
+        return self.dm_channels[user_payload["id"]]
+
+    def _store_attachment(self, filename: str, data: bytes, content_type: str | None) -> dict:
+        attachment_id = p.snowflake()
+        self.attachments[attachment_id] = (filename, data, content_type)
+        url = f"{self.base_url}/attachments/{attachment_id}/{filename}"
+        return p.attachment(attachment_id, filename, len(data), url, content_type)
+
+    # ----- driver API for tests --------------------------------------------------------
+    async def user_says(self, user_name: str, content: str, *, dm: bool = False,
+                        files: list[tuple[str, bytes, str | None]] | None = None,
+                        mention_bot: bool = False) -> dict:
+        author = self.users[user_name]
+        attachments = [self._store_attachment(*f) for f in files or []]
+        if dm:
+            channel_id, guild_id = self.dm_channel_for(author)["id"], None
+        else:
+            channel_id, guild_id = self.channel_id, self.guild_id
+        payload = p.message(p.snowflake(), channel_id, author, content, guild_id=guild_id, attachments=attachments,
+                            mentions=[self.bot_user] if mention_bot else [],
+                            member_payload=self._member(author) if guild_id else None)
+        await self._dispatch("MESSAGE_CREATE", payload, message_event=True)
+        return payload
+
+    async def run_slash(self, user_name: str, name: str, options: dict[str, Any] | None = None, *,
+                        subcommand: str | None = None, dm: bool = False,
+                        files: dict[str, tuple[str, bytes, str | None]] | None = None,
+                        guild_command: bool = False) -> InteractionRecord:
+        """Dispatch INTERACTION_CREATE as Discord does when a user runs a slash command."""
+        invoker = self.users[user_name]
+        command = self._find_command(name, guild_command)
+        option_list, resolved = [], {}
+        for option_name, (filename, data, content_type) in (files or {}).items():
+            attachment = self._store_attachment(filename, data, content_type)
+            resolved[attachment["id"]] = attachment
+            option_list.append({"name": option_name, "type": 11, "value": attachment["id"]})
+        for option_name, value in (options or {}).items():
+            kind = 4 if isinstance(value, int) and not isinstance(value, bool) else 5 if isinstance(value, bool) else 3
+            option_list.append({"name": option_name, "type": kind, "value": value})
+        if subcommand:
+            option_list = [{"name": subcommand, "type": 1, "options": option_list}]
+        data = {"id": command["id"], "name": name, "type": 1, "options": option_list}
+        if resolved:
+            data["resolved"] = {"attachments": resolved}
+        interaction_id, token = p.snowflake(), f"itoken-{p.snowflake()}"
+        payload = {
+            "id": interaction_id,
+            "application_id": self.app_id,
+            "type": 2,
+            "token": token,
+            "version": 1,
+            "data": data,
+            "locale": "en-US",
+            "attachment_size_limit": self.attachment_size_limit,
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": self.guild_id} if not dm else {"1": invoker["id"]},
+            "app_permissions": str(p.BASIC_MEMBER_PERMISSIONS),
+        }
+        if dm:
+            channel = self.dm_channel_for(invoker)
+            payload.update(channel_id=channel["id"], channel=channel, user=invoker, context=1)
+        else:
+            channel = p.text_channel(self.channel_id, self.guild_id, "general")
+            payload.update(guild_id=self.guild_id, channel_id=self.channel_id, channel=channel,
+                           member=self._member(invoker), guild_locale="en-US", context=0)
+            if guild_command:
+                data["guild_id"] = self.guild_id
+        record = InteractionRecord(interaction_id, token, payload, time.monotonic())
+        self.interactions[interaction_id] = record
+        await self._dispatch("INTERACTION_CREATE", payload)
+        return record
+
+    async def wait_for_reply(self, record: InteractionRecord, timeout: float = 30) -> SentMessage:
+        await asyncio.wait_for(record.replied.wait(), timeout)
+        return record.replies[-1]
+
+    async def wait_for_channel_message(self, channel_id: str | None = None, timeout: float = 30,
+                                       after: int = 0) -> SentMessage:
+        """The first message the bot posts in a channel (index >= after in channel_messages)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for sent in self.channel_messages[after:]:
+                if channel_id is None or sent.payload["channel_id"] == channel_id:
+                    return sent
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise asyncio.TimeoutError("the bot posted no message")
+            waiter = asyncio.get_running_loop().create_future()
+            self._message_waiters.append(waiter)
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except asyncio.TimeoutError:
+                pass
+
+    def inject_429(self, method: str, path_pattern: str, count: int = 1, retry_after: float = 0.3,
+                   is_global: bool = False) -> None:
+        self._faults.append({"kind": 429, "method": method, "pattern": re.compile(path_pattern), "count": count,
+                             "retry_after": retry_after, "global": is_global})
+
+    def inject_error(self, status: int, method: str, path_pattern: str, count: int = 1) -> None:
+        self._faults.append({"kind": status, "method": method, "pattern": re.compile(path_pattern), "count": count})
+
+    async def drop_gateway(self, how: str | int = "reconnect") -> None:
+        """'reconnect' sends op 7; an int closes the socket with that close code."""
+        session = self.current_session
+        if session is None or session.ws is None:
+            raise RuntimeError("no gateway connection to drop")
+        if how == "reconnect":
+            await session.ws.send_str(json.dumps({"op": 7, "d": None, "s": None, "t": None}))
+        else:
+            await session.ws.close(code=int(how))
+
+    # ----- REST plumbing ---------------------------------------------------------------
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler):
+        for fault in self._faults:
+            if fault["count"] > 0 and request.method == fault["method"] and fault["pattern"].search(request.path):
+                fault["count"] -= 1
+                if fault["kind"] == 429:
+                    retry = fault["retry_after"]
+                    headers = {"Via": "1.1 google", "Retry-After": str(max(1, round(retry))),
+                               "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
+                               "X-RateLimit-Reset-After": str(retry), "X-RateLimit-Bucket": "fake-bucket",
+                               "X-RateLimit-Reset": str(time.time() + retry)}
+                    if fault["global"]:
+                        headers["X-RateLimit-Global"] = "true"
+                    body = {"message": "You are being rate limited.", "retry_after": retry, "global": fault["global"]}
+                    return json_response(body, 429, headers)
+                return json_response({"message": "Server error", "code": 0}, fault["kind"])
+        if request.path.startswith("/api/") and not request.path.startswith("/api/v10/webhooks/") \
+                and not request.path.startswith("/api/v10/interactions/"):
+            if request.headers.get("Authorization") != f"Bot {self.token}":
+                return json_response({"message": "401: Unauthorized", "code": 0}, 401)
+        try:
+            return await handler(request)
+        except DiscordError as exc:
+            self.errors.append({"path": request.path, "code": exc.code, "message": exc.message})
+            return json_response({"message": exc.message, "code": exc.code}, exc.status)
+
+    async def _serve_attachment(self, request: web.Request) -> web.Response:
+        found = self.attachments.get(request.match_info["id"])
+        if found is None:
+            return web.Response(status=404)
+        filename, data, content_type = found
+        return web.Response(body=data, content_type=content_type or "application/octet-stream")
+
+    async def _get_me(self, request):
+        return json_response(self.bot_user)
+
+    async def _get_application(self, request):
+        owner = next(iter(self.users.values()))
+        return json_response({
+            "id": self.app_id, "name": "mlbot", "icon": None, "description": "fake application",
+            "bot_public": True, "bot_require_code_grant": False, "owner": owner, "verify_key": "0" * 64,
+            "flags": 0, "summary": "", "team": None, "rpc_origins": [], "tags": [],
+        })
+
+    async def _get_gateway(self, request):
+        return json_response({"url": self.gateway_url})
+
+    async def _get_gateway_bot(self, request):
+        return json_response({"url": self.gateway_url, "shards": 1, "session_start_limit": {
+            "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}})
+
+    def _echo_commands(self, commands: list[dict], guild_id: str | None) -> list[dict]:
+        echoed = []
+        for command in commands:
+            item = {**command, "id": p.snowflake(), "application_id": self.app_id, "version": p.snowflake()}
+            item.setdefault("type", 1)
+            item.setdefault("options", [])
+            item.setdefault("default_member_permissions", None)
+            item.setdefault("nsfw", False)
+            if guild_id:
+                item["guild_id"] = guild_id
+            echoed.append(item)
+        return echoed
+
+    async def _put_global_commands(self, request):
+        self.command_syncs += 1
+        self.global_commands = self._echo_commands(await request.json(), None)
+        return json_response(self.global_commands)
+
+    async def _get_global_commands(self, request):
+        return json_response(self.global_commands)
+
+    async def _put_guild_commands(self, request):
+        self.command_syncs += 1
+        guild_id = request.match_info["guild"]
+        self.guild_commands[guild_id] = self._echo_commands(await request.json(), guild_id)
+        return json_response(self.guild_commands[guild_id])
+
+    def _find_command(self, name: str, guild_command: bool) -> dict:
+        pool = self.guild_commands.get(self.guild_id, []) if guild_command else self.global_commands
+        for command in pool:
+            if command["name"] == name:
+                return command
+        raise KeyError(f"the bot has not registered /{name}")
+
+    async def _read_message_body(self, request: web.Request) -> tuple[dict, list[tuple[str, bytes]]]:
+        """JSON or multipart (payload_json + files[n]); checks Discord's size rules."""
+        if request.content_length and request.content_length > REQUEST_LIMIT:
+            raise DiscordError(413, 40005, "Request entity too large")
+        if not request.content_type.startswith("multipart/"):
+            return await request.json(), []
+        payload, files = {}, []
+        reader = await request.multipart()
+        async for part in reader:
+            if part.name == "payload_json":
+                payload = json.loads(await part.text())
+            elif part.name and part.name.startswith("files["):
+                files.append((part.filename or "file", await part.read(decode=False)))
+        return payload, files
+
+    def _check_message(self, payload: dict, files: list[tuple[str, bytes]], file_limit: int) -> None:
+        content = payload.get("content") or ""
+        if len(content) > 2000:
+            raise DiscordError(400, 50035, "Invalid Form Body: content: Must be 2000 or fewer in length.")
+        embeds = payload.get("embeds") or []
+        if len(embeds) > 10:
+            raise DiscordError(400, 50035, "Invalid Form Body: embeds: Must be 10 or fewer in length.")
+        total = 0
+        for embed in embeds:
+            description = embed.get("description") or ""
+            if len(description) > 4096:
+                raise DiscordError(400, 50035, "Invalid Form Body: embeds.description: Must be 4096 or fewer in length.")
+            fields = embed.get("fields") or []
+            if len(fields) > 25:
+                raise DiscordError(400, 50035, "Invalid Form Body: embeds.fields: Must be 25 or fewer in length.")
+            total += len(embed.get("title") or "") + len(description)
+            total += sum(len(f.get("name", "")) + len(f.get("value", "")) for f in fields)
+            total += len((embed.get("footer") or {}).get("text", ""))
+        if total > 6000:
+            raise DiscordError(400, 50035, "Invalid Form Body: embeds: Embed size exceeds maximum size of 6000")
+        for filename, data in files:
+            if len(data) > file_limit:
+                raise DiscordError(413, 40005, "Request entity too large")
+        if not content and not embeds and not files and not payload.get("attachments"):
+            raise DiscordError(400, 50006, "Cannot send an empty message")
+
+    def _store_sent(self, payload: dict, files: list[tuple[str, bytes]], channel_id: str,
+                    guild_id: str | None, interaction_id: str | None = None) -> SentMessage:
+        attachments = [self._store_attachment(name, data, None) for name, data in files]
+        flags = int(payload.get("flags") or 0)
+        message = p.message(p.snowflake(), channel_id, self.bot_user, payload.get("content") or "",
+                            guild_id=guild_id, attachments=attachments, embeds=payload.get("embeds") or [],
+                            flags=flags, reference=payload.get("message_reference"))
+        return SentMessage(message, files, bool(flags & EPHEMERAL), interaction_id)
+
+    def _wake_message_waiters(self) -> None:
+        for waiter in self._message_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._message_waiters.clear()
+
+    def _interaction_by_token(self, token: str) -> InteractionRecord:
+        for record in self.interactions.values():
+            if record.token == token:
+                if time.monotonic() - record.created > self.token_lifetime:
+                    raise DiscordError(401, 50027, "Invalid Webhook Token")
+                return record
+        raise DiscordError(404, 10015, "Unknown Webhook")
+
+    async def _interaction_callback(self, request):
+        record = self.interactions.get(request.match_info["id"])
+        if record is None or record.token != request.match_info["token"]:
+            raise DiscordError(404, 10062, "Unknown interaction")
+        now = time.monotonic()
+        if now - record.created > self.ack_window:
+            raise DiscordError(404, 10062, "Unknown interaction")
+        if record.acknowledged_at is not None:
+            raise DiscordError(400, 40060, "Interaction has already been acknowledged.")
+        body, files = await self._read_message_body(request)
+        kind = body.get("type")
+        data = body.get("data") or {}
+        record.acknowledged_at, record.ack_type = now, kind
+        record.ephemeral = bool(int(data.get("flags") or 0) & EPHEMERAL)
+        if kind == 4:  # an immediate message
+            self._check_message(data, files, record.payload["attachment_size_limit"])
+            record.original = self._store_sent(data, files, record.payload["channel_id"],
+                                               record.payload.get("guild_id"), record.id)
+            record.replied.set()
+        response = {"interaction": {"id": record.id, "type": record.payload["type"],
+                                    "response_message_loading": kind == 5,
+                                    "response_message_ephemeral": record.ephemeral},
+                    "resource": {"type": kind}}
+        if record.original is not None:
+            response["interaction"]["response_message_id"] = record.original.payload["id"]
+            response["resource"]["message"] = record.original.payload
+        return json_response(response)
+
+    async def _followup(self, request):
+        record = self._interaction_by_token(request.match_info["token"])
+        if record.acknowledged_at is None:
+            raise DiscordError(404, 10015, "Unknown Webhook")
+        payload, files = await self._read_message_body(request)
+        self._check_message(payload, files, record.payload["attachment_size_limit"])
+        sent = self._store_sent(payload, files, record.payload["channel_id"], record.payload.get("guild_id"),
+                                record.id)
+        if record.ack_type == 5 and record.original is None and not record.followups and not record.original_deleted:
+            # The first followup after a deferral replaces the "thinking..." message and
+            # keeps the deferral's visibility, as on Discord.
+            sent.ephemeral = record.ephemeral
+            sent.payload["flags"] = (sent.payload["flags"] | EPHEMERAL) if record.ephemeral else sent.payload["flags"]
+            record.original = sent
+        else:
+            record.followups.append(sent)
+        record.replied.set()
+        return json_response(sent.payload)
+
+    async def _edit_original(self, request):
+        record = self._interaction_by_token(request.match_info["token"])
+        if record.acknowledged_at is None or record.original_deleted:
+            raise DiscordError(404, 10008, "Unknown Message")
+        payload, files = await self._read_message_body(request)
+        self._check_message(payload, files, record.payload["attachment_size_limit"])
+        sent = self._store_sent(payload, files, record.payload["channel_id"], record.payload.get("guild_id"),
+                                record.id)
+        sent.ephemeral = record.ephemeral
+        record.original = sent
+        record.replied.set()
+        return json_response(sent.payload)
+
+    async def _delete_original(self, request):
+        record = self._interaction_by_token(request.match_info["token"])
+        if record.acknowledged_at is None or record.original_deleted:
+            raise DiscordError(404, 10008, "Unknown Message")
+        record.original_deleted = True
+        return web.Response(status=204)
+
+    async def _channel_message(self, request):
+        channel_id = request.match_info["channel"]
+        known = {self.channel_id} | {c["id"] for c in self.dm_channels.values()}
+        if channel_id not in known:
+            raise DiscordError(404, 10003, "Unknown Channel")
+        payload, files = await self._read_message_body(request)
+        self._check_message(payload, files, DEFAULT_FILE_LIMIT)
+        guild_id = self.guild_id if channel_id == self.channel_id else None
+        sent = self._store_sent(payload, files, channel_id, guild_id)
+        self.channel_messages.append(sent)
+        self._wake_message_waiters()
+        return json_response(sent.payload)
+
+    async def _add_reaction(self, request):
+        self.reactions.append((request.match_info["channel"], request.match_info["message"],
+                               request.match_info["emoji"]))
+        self._wake_message_waiters()
+        return web.Response(status=204)
+
+    async def _create_dm(self, request):
+        body = await request.json()
+        for user_payload in self.users.values():
+            if user_payload["id"] == str(body.get("recipient_id")):
+                return json_response(self.dm_channel_for(user_payload))
+        raise DiscordError(400, 50033, "Invalid Recipient(s)")
+
+    # ----- Gateway ---------------------------------------------------------------------
+    async def _dispatch(self, event: str, data: dict, message_event: bool = False) -> None:
+        session = self.current_session
+        if session is None:
+            raise RuntimeError("the bot is not connected to the gateway")
+        if message_event and not (session.intents & MESSAGE_CONTENT_INTENT):
+            mentioned = any(u["id"] == self.app_id for u in data.get("mentions", []))
+            if data.get("guild_id") and not mentioned:
+                # Without the Message Content intent, Discord blanks these fields.
+                data = {**data, "content": "", "attachments": [], "embeds": []}
+        session.seq += 1
+        frame = {"op": 0, "t": event, "s": session.seq, "d": data}
+        session.sent.append(frame)
+        if session.ws is not None and not session.ws.closed:
+            await session.ws.send_str(json.dumps(frame))
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms},
+                                      "s": None, "t": None}))
+        session: Session | None = None
+        async for message in ws:
+            if message.type != aiohttp.WSMsgType.TEXT:
+                continue
+            frame = json.loads(message.data)
+            op, data = frame.get("op"), frame.get("d")
+            if op == 1:
+                self.heartbeats.append(time.monotonic())
+                await ws.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
+            elif op == 2:
+                if data.get("token") != self.token:
+                    await ws.close(code=4004, message=b"Authentication failed.")
+                    break
+                intents = int(data.get("intents", 0))
+                if intents & MESSAGE_CONTENT_INTENT and not self.grant_message_content:
+                    await ws.close(code=4014, message=b"Disallowed intent(s).")
+                    break
+                self.identifies += 1
+                session = Session(p.snowflake(), intents, ws=ws)
+                self.sessions[session.session_id] = session
+                self.current_session = session
+                await self._send_ready(session)
+            elif op == 6:
+                session = self.sessions.get(data.get("session_id"))
+                if session is None or data.get("token") != self.token:
+                    await ws.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))
+                    continue
+                self.resumes += 1
+                session.ws = ws
+                self.current_session = session
+                for missed in [f for f in session.sent if f["s"] > int(data.get("seq") or 0)]:
+                    await ws.send_str(json.dumps(missed))
+                session.seq += 1
+                await ws.send_str(json.dumps({"op": 0, "t": "RESUMED", "s": session.seq, "d": {}}))
+        return ws
+
+    async def _send_ready(self, session: Session) -> None:
+        ready = {
+            "v": 10,
+            "user": {**self.bot_user, "verified": True, "mfa_enabled": False, "email": None},
+            "guilds": [{"id": self.guild_id, "unavailable": True}],
+            "session_id": session.session_id,
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": self.app_id, "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+            "user_settings": {},
+            "presences": [],
+            "geo_ordered_rtc_regions": [],
+            "session_type": "normal",
+            "auth_session_id_hash": "",
+            "shard": [0, 1],
+        }
+        await self._dispatch("READY", ready)
+        await self._dispatch("GUILD_CREATE", self._guild_payload())
+        self.ready.set()
