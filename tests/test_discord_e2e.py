@@ -288,3 +288,11 @@ def test_mlbot_run_as_a_process_against_the_fake(home_with_model, mnist, tmp_pat
     assert "Digit reader" in text
     assert "fake-token.for-tests.only" not in logs
     assert "gateway connected" in logs and "synced" in logs
+
+
+async def test_an_oversized_attachment_is_refused_before_download(bot):
+    big = b"\x89PNG" + bytes(11 * 1024 * 1024)
+    record = await bot.fake.run_slash("alice", "digit", files={"image": ("huge.png", big, PNG)})
+    reply = await bot.fake.wait_for_reply(record)
+    assert reply.ephemeral and "MiB" in reply.content
+    assert bot.fake.attachment_downloads == []  # the size in the payload was enough to refuse it

@@ -105,7 +105,7 @@ class Session:
 class FakeDiscord:
     def __init__(self, token: str = "fake-token.for-tests.only", *, grant_message_content: bool = True,
                  heartbeat_interval_ms: int = 1000, ack_window: float = 3.0, token_lifetime: float = 900.0,
-                 attachment_size_limit: int = DEFAULT_FILE_LIMIT):
+                 attachment_size_limit: int = DEFAULT_FILE_LIMIT, port: int = 0):
         self.token = token
         self.grant_message_content = grant_message_content
         self.heartbeat_interval_ms = heartbeat_interval_ms
@@ -128,6 +128,7 @@ class FakeDiscord:
         self.channel_messages: list[SentMessage] = []
         self.attachments: dict[str, tuple[str, bytes, str | None]] = {}
         self.reactions: list[tuple[str, str, str]] = []
+        self.attachment_downloads: list[str] = []
         self.errors: list[dict] = []  # every rule the bot broke, for assertions
 
         self.sessions: dict[str, Session] = {}
@@ -139,7 +140,7 @@ class FakeDiscord:
         self._message_waiters: list[asyncio.Future] = []
         self._faults: list[dict] = []
         self._runner: web.AppRunner | None = None
-        self.port = 0
+        self.port = port  # 0: any free port, known after start()
 
     # ----- lifecycle -------------------------------------------------------------------
     @property
@@ -175,7 +176,7 @@ class FakeDiscord:
         app.router.add_post(api + "/users/@me/channels", self._create_dm)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
         self.add_user("alice", manage_guild=True)
@@ -357,6 +358,7 @@ class FakeDiscord:
 
     async def _serve_attachment(self, request: web.Request) -> web.Response:
         found = self.attachments.get(request.match_info["id"])
+        self.attachment_downloads.append(request.match_info["id"])
         if found is None:
             return web.Response(status=404)
         filename, data, content_type = found

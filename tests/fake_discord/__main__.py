@@ -1,0 +1,78 @@
+"""Run the fake Discord by hand and drive a locally started bot from this terminal.
+
+    python -m tests.fake_discord [--port 8080]
+
+It prints the variables to start `mlbot run` with, then reads lines like:
+    slash alice digit path/to/photo.png     (a user runs /digit with that file)
+    slash alice about
+    say bob !digit path/to/photo.png        (a user types a message with that file)
+    dm bob digit path/to/photo.png          (the same, in a DM)
+    drop                                    (the gateway asks the bot to reconnect)
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import mimetypes
+import shlex
+import sys
+from pathlib import Path
+
+from tests.fake_discord.server import FakeDiscord
+
+
+def _file(path: str):
+    data = Path(path).read_bytes()
+    return Path(path).name, data, mimetypes.guess_type(path)[0]
+
+
+async def _show(fake: FakeDiscord, message) -> None:
+    print(("(only you can see this) " if message.ephemeral else "") + message.text)
+    for name, data in message.files:
+        print(f"  [file {name}, {len(data)} bytes]")
+
+
+async def main_async(port: int) -> None:
+    fake = await FakeDiscord(port=port).start()
+    print(f"export DISCORD_TOKEN={fake.token}")
+    print(f"export MLBOT_DISCORD_API_BASE={fake.api_base}")
+    print(f"export MLBOT_DISCORD_GATEWAY_URL={fake.gateway_url}")
+    print("then start `mlbot run` in another terminal; type commands here (see --help)", flush=True)
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            break
+        words = shlex.split(line)
+        if not words:
+            continue
+        try:
+            if words[0] == "drop":
+                await fake.drop_gateway()
+            elif words[0] == "slash":
+                user, name, *rest = words[1:]
+                files = {"image": _file(rest[0])} if rest and Path(rest[0]).exists() else None
+                record = await fake.run_slash(user, name, files=files)
+                await _show(fake, await fake.wait_for_reply(record, timeout=120))
+            elif words[0] in ("say", "dm"):
+                user, *rest = words[1:]
+                paths = [w for w in rest if Path(w).exists()]
+                text = " ".join(w for w in rest if w not in paths)
+                before = len(fake.channel_messages)
+                await fake.user_says(user, text, dm=words[0] == "dm", files=[_file(p) for p in paths])
+                await _show(fake, await fake.wait_for_channel_message(timeout=120, after=before))
+            else:
+                print("unknown; try: slash USER COMMAND [FILE] | say USER TEXT [FILE] | dm USER TEXT [FILE] | drop")
+        except Exception as exc:  # a driver typo must not stop the server
+            print(f"error: {exc!r}")
+    await fake.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    asyncio.run(main_async(parser.parse_args().port))
+
+
+if __name__ == "__main__":
+    main()
