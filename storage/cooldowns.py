@@ -20,7 +20,7 @@ class CooldownStore:
 
     async def try_use(self, limits: list[Limit], now: float | None = None) -> float:
         """Record one use in every bucket and return 0, or record nothing and return the
-        seconds until every bucket has room again."""
+        seconds until every bucket has room again. `refund(limits, now)` takes a use back."""
         now = time.time() if now is None else now
         async with self.db.transaction() as conn:
             wait = 0.0
@@ -40,3 +40,12 @@ class CooldownStore:
             await conn.executemany("INSERT INTO cooldown_events (bucket, at) VALUES (?, ?)",
                                    [(limit.bucket, now) for limit in limits])
         return 0.0
+
+    async def refund(self, limits: list[Limit], at: float) -> None:
+        """Take back a use recorded at `at` (the command failed, so it should not count)."""
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "DELETE FROM cooldown_events WHERE rowid IN"
+                " (SELECT rowid FROM cooldown_events WHERE bucket = ? AND at = ? LIMIT 1)",
+                [(limit.bucket, at) for limit in limits],
+            )

@@ -66,3 +66,24 @@ def test_top_readings_ranks_whole_numbers():
     top = top_readings(probabilities)
     assert [text for text, _ in top] == ["20", "26", "70"]
     assert top[0][1] == pytest.approx(0.54)
+
+
+def test_idx_folder_is_an_alternative_source(tmp_path, mnist, monkeypatch):
+    from ml.digits.data import load_mnist, write_idx
+
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    write_idx(folder / "train-images-idx3-ubyte.gz", mnist.train_images[:300])
+    write_idx(folder / "train-labels-idx1-ubyte.gz", mnist.train_labels[:300])
+    write_idx(folder / "t10k-images-idx3-ubyte", mnist.test_images[:100])
+    write_idx(folder / "t10k-labels-idx1-ubyte", mnist.test_labels[:100])
+    monkeypatch.setenv("MLBOT_MNIST_DIR", str(folder))
+    data = load_mnist()
+    assert data.train_images.shape == (300, 28, 28) and data.test_labels.shape == (100,)
+    assert (data.train_images == mnist.train_images[:300]).all()
+    assert "IDX files" in data.source
+    (folder / "t10k-labels-idx1-ubyte").write_bytes(b"\0\0\x08\x01" + (5).to_bytes(4, "big") + b"12")
+    from ml.digits.data import DataMissing
+
+    with pytest.raises(DataMissing, match="header says 5"):
+        load_mnist()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
@@ -97,7 +98,8 @@ class CoolingDown(UserFacingError):
     pass
 
 
-async def _check_rate_limits(cmd: Command, ctx: CommandContext) -> None:
+async def _check_rate_limits(cmd: Command, ctx: CommandContext) -> tuple[list[Limit], float]:
+    """Record this use, or raise CoolingDown; returns what to refund if the command fails."""
     app = ctx.app
     user = app.user_key(ctx.adapter, ctx.user_id)
     scope = ctx.guild_id or "dm"
@@ -109,14 +111,17 @@ async def _check_rate_limits(cmd: Command, ctx: CommandContext) -> None:
     if ctx.guild_id:
         per_minute = int(await app.settings.get(ctx.guild_id, "server_per_minute"))
         limits.append(Limit(f"guild:{ctx.guild_id}", per_minute, 60.0))
-    wait = await app.cooldowns.try_use(limits) if limits else 0
+    now = time.time()
+    wait = await app.cooldowns.try_use(limits, now) if limits else 0
     if wait > 0:
         raise CoolingDown(f"slow down: /{cmd.name} is cooling down, try again in {max(1, round(wait + 0.49))} s")
+    return limits, now
 
 
 async def run_command(name: str, ctx: CommandContext, **arguments: Any) -> Reply:
     """Run a command for any adapter: user errors become one line, crashes are logged."""
     cmd = REGISTRY[name]
+    charged: tuple[list[Limit], float] | None = None
     try:
         if cmd.manage_server:
             if ctx.guild_id is None:
@@ -124,15 +129,19 @@ async def run_command(name: str, ctx: CommandContext, **arguments: Any) -> Reply
             if not ctx.can_manage_server:
                 raise PermissionDenied(f"/{cmd.name} needs the Manage Server permission")
         if cmd.rate_limited and ctx.adapter == "discord":
-            await _check_rate_limits(cmd, ctx)
+            charged = await _check_rate_limits(cmd, ctx)
         reply = await cmd.handler(ctx, **arguments)
         if cmd.ephemeral:
             reply.ephemeral = True
         return reply
     except UserFacingError as exc:
         log.info("/%s refused for a %s user: %s", name, ctx.adapter, exc, exc_info=exc.__cause__ is not None)
-        return Reply.error(str(exc))
+        reply = Reply.error(str(exc))
     except Exception:
         incident = uuid.uuid4().hex[:8]
         log.exception("/%s failed (incident %s)", name, incident)
-        return Reply.error(f"something went wrong on our side (incident {incident}); it was logged")
+        reply = Reply.error(f"something went wrong on our side (incident {incident}); it was logged")
+    if charged is not None:
+        # A bad image or a busy queue should not cost the user their turn.
+        await ctx.app.cooldowns.refund(*charged)
+    return reply

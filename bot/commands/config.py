@@ -8,7 +8,7 @@ from ml.errors import InputError
 GROUP_DESCRIPTIONS["config"] = "Server settings (Manage Server permission)"
 
 SETTING_DEFAULTS = {
-    "cooldown_seconds": "5",     # per user, per model command
+    "cooldown_seconds": "3",     # per user, per model command
     "server_per_minute": "30",   # model commands per minute in the whole server
     "prefix": "!",               # prefix commands, where Message Content is granted
 }
