@@ -8,6 +8,7 @@ from typing import Any, Callable
 from ml.home import ModelHome, ModelRef
 from ml.progress import Progress
 from ml.digits import PROGRESS_WEIGHTS as DIGIT_WEIGHTS
+from ml.tone import PROGRESS_WEIGHTS as TONE_WEIGHTS
 
 
 @dataclass
@@ -35,6 +36,20 @@ def _evaluate_digits(home: ModelHome, **options: Any) -> dict[str, Any]:
     return evaluate_digits(home, photos=options.get("photos", 500))
 
 
+def _train_tone(home: ModelHome, quick: bool, progress: Progress, seed: int = 0) -> ModelRef:
+    from ml.tone.train import ToneTrainConfig, train_tone
+
+    config = ToneTrainConfig.quick() if quick else ToneTrainConfig()
+    config.seed = seed
+    return train_tone(home, config, progress)
+
+
+def _evaluate_tone(home: ModelHome, **options: Any) -> dict[str, Any]:
+    from ml.tone.evaluate import evaluate_tone
+
+    return evaluate_tone(home)
+
+
 SERVICES: dict[str, ServiceSpec] = {
     "digits": ServiceSpec(
         name="digits",
@@ -47,10 +62,23 @@ SERVICES: dict[str, ServiceSpec] = {
     ),
 }
 
+# Tone trains and evaluates from the CLI; it joins SERVICES (built at start, listed in
+# /about) once its bot surfaces are in place (issue 4, in progress).
+TONE_SPEC = {
+    "tone": ServiceSpec(
+        name="tone",
+        title="tone checker",
+        expected_minutes=8,
+        train=_train_tone,
+        evaluate=_evaluate_tone,
+        progress_weights=TONE_WEIGHTS,
+    ),
+}
+
 
 def find_service(name: str) -> ServiceSpec:
-    for spec in SERVICES.values():
+    for spec in [*SERVICES.values(), *TONE_SPEC.values()]:
         if name == spec.name or name in spec.aliases:
             return spec
-    known = ", ".join(SERVICES)
+    known = ", ".join([*SERVICES, *TONE_SPEC])
     raise KeyError(f"unknown service {name!r}; known: {known}")
