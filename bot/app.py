@@ -8,6 +8,7 @@ import os
 import time
 
 from bot.digit_service import DigitService
+from bot.tone_service import ToneService
 from bot.training import BackgroundTrainer
 from bot.users import load_or_create_secret, user_key
 from ml.home import ModelHome
@@ -35,6 +36,7 @@ class App:
         self.state = BotState(self.db)
         self.trainer = BackgroundTrainer(self.home, bars=progress_bars, quick=quick_training)
         self.digits = DigitService(self)
+        self.tone = ToneService(self)
         self._runtimes: dict[str, ServiceRuntime] = {}
         self._secret: bytes | None = None
         self.started_at = time.time()

@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Read the digit (or the number, digit by digit) in each image.")
     digit.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, WebP, GIF or BMP files")
     digit.add_argument("--json", action="store_true", help="one JSON line per image on stdout")
+    tone = sub.add_parser("tone", help="check messages for passive aggression, hostility and sentiment",
+                          description="Check one message, or a file of messages (one per line).")
+    tone.add_argument("text", nargs="?", help="the message (quote it)")
+    tone.add_argument("--file", help="a UTF-8 file with one message per line")
+    tone.add_argument("--json", action="store_true", help="one JSON line per message on stdout")
     return parser
 
 
@@ -62,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"mlbot: cannot write to MLBOT_HOME {home.root}: {exc}", file=sys.stderr)
         return 2
-    handler = {"console": _console, "run": _run, "train": _train, "eval": _eval, "digit": _digit}[args.command]
+    handler = {"console": _console, "run": _run, "train": _train, "eval": _eval, "digit": _digit,
+               "tone": _tone}[args.command]
     try:
         return handler(args, home)
     except KeyboardInterrupt:
@@ -206,6 +212,50 @@ def _digit(args, home: ModelHome) -> int:
         return 1 if failures else 0
 
     return asyncio.run(read_all())
+
+
+def _tone(args, home: ModelHome) -> int:
+    from bot.commands import CommandContext, run_command
+
+    if (args.text is None) == (args.file is None):
+        return _fail("give a message, or --file FILE (one message per line)")
+    if args.file:
+        try:
+            with open(args.file, encoding="utf-8", errors="replace") as handle:
+                messages = [line.rstrip("\n") for line in handle if line.strip()]
+        except OSError as exc:
+            return _fail(f"cannot read {args.file}: {exc.strerror}")
+    else:
+        messages = [args.text]
+    if home.current("tone") is None:
+        return _fail("the tone model is not built yet: run `mlbot train tone` (about 8 min)")
+
+    async def check_all() -> int:
+        app, start = _open_app(home)
+        await start()
+        failures = 0
+        try:
+            ctx = CommandContext(app, "cli", "local")
+            for message in messages:
+                reply = await run_command("tone", ctx, text=message)
+                failures += reply.is_error
+                if args.json:
+                    if reply.is_error:
+                        line = {"text": message, "error": reply.text}
+                    else:
+                        d = reply.data
+                        line = {"text": d["text"], "label": d["label"], "passive_aggression": d["passive_aggression"],
+                                "hostility": d["hostility"], "sentiment": d["sentiment"],
+                                "cues": [c["text"] for c in d["cues"]], "rewrite": d["rewrite"],
+                                "low_confidence": d["low_confidence"]}
+                    print(json.dumps(line, ensure_ascii=False), flush=True)
+                else:
+                    print(reply.as_text() if not reply.is_error else f"error: {reply.text}", flush=True)
+        finally:
+            await app.close()
+        return 1 if failures else 0
+
+    return asyncio.run(check_all())
 
 
 def _print_digit_reply(path: str, reply, as_json: bool) -> None:

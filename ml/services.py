@@ -60,11 +60,6 @@ SERVICES: dict[str, ServiceSpec] = {
         progress_weights=DIGIT_WEIGHTS,
         aliases=("digit",),
     ),
-}
-
-# Tone trains and evaluates from the CLI; it joins SERVICES (built at start, listed in
-# /about) once its bot surfaces are in place (issue 4, in progress).
-TONE_SPEC = {
     "tone": ServiceSpec(
         name="tone",
         title="tone checker",
@@ -77,8 +72,8 @@ TONE_SPEC = {
 
 
 def find_service(name: str) -> ServiceSpec:
-    for spec in [*SERVICES.values(), *TONE_SPEC.values()]:
+    for spec in SERVICES.values():
         if name == spec.name or name in spec.aliases:
             return spec
-    known = ", ".join([*SERVICES, *TONE_SPEC])
+    known = ", ".join(SERVICES)
     raise KeyError(f"unknown service {name!r}; known: {known}")

@@ -10,7 +10,7 @@ from bot.reply import Reply, ReplyFile
 def test_every_registry_command_becomes_a_slash_command(app):
     client = MlBotClient(app, discord.Intents.default())
     payloads = {c.name: c.to_dict(client.tree) for c in client.tree.get_commands()}
-    assert set(payloads) == {"digit", "help", "about", "status", "forget", "config"}
+    assert set(payloads) == {"digit", "tone", "help", "about", "status", "forget", "config"}
     option = payloads["digit"]["options"][0]
     assert option["name"] == "image" and option["type"] == 11 and option["required"] is True
     assert option["description"].startswith("A photo or drawing")
@@ -20,7 +20,7 @@ def test_every_registry_command_becomes_a_slash_command(app):
     assert set(subcommands) == {"show", "cooldown", "server-rate", "prefix"}
     seconds = subcommands["cooldown"]["options"][0]
     assert (seconds["type"], seconds["min_value"], seconds["max_value"]) == (4, 0, 3600)
-    assert len(build_slash_commands(client, REGISTRY.values())) == 6
+    assert len(build_slash_commands(client, REGISTRY.values())) == 7
 
 
 def test_long_plain_text_is_split_at_line_breaks():

@@ -131,13 +131,20 @@ class TonePredictor:
             return
         variants = [(text[:a] + text[b:]).strip() or "." for a, b in units]
         tone, _ = self.probabilities(variants)
+        # Compare log-odds, not probabilities: near 99% a probability barely moves even
+        # when a word matters, while its log-odds still drop clearly.
         base = verdict.tone_scores[TONE_LABELS[label]]
-        drops = base - tone[:, label]
-        ranked = [i for i in np.argsort(-drops) if drops[i] > 0.02][:4]
+        drops = _log_odds(base) - _log_odds(tone[:, label])
+        ranked = [i for i in np.argsort(-drops) if drops[i] > 0.15][:4]
         chosen = sorted(ranked)
         verdict.cues = [{"text": text[units[i][0]:units[i][1]], "weight": round(float(drops[i]), 4)}
                         for i in sorted(ranked, key=lambda i: -drops[i])]
         verdict.highlighted = _highlight(text, [units[i] for i in chosen])
+
+
+def _log_odds(p):
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
 
 
 def _highlight(text: str, spans: list[tuple[int, int]]) -> str:

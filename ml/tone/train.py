@@ -43,12 +43,13 @@ class ToneTrainConfig:
     max_tokens_tone: int = 128
     max_tokens_sentiment: int = 64
     tone_limit: int | None = None       # quick runs: only this many tone messages
+    test_limit: int | None = None       # quick runs: score on this many held-out examples
     seed: int = 0
     checkpoint_every: int = 100
 
     @classmethod
     def quick(cls) -> "ToneTrainConfig":
-        return cls(sentiment_examples=300, tone_epochs=2, tone_limit=300, checkpoint_every=20)
+        return cls(sentiment_examples=300, tone_epochs=2, tone_limit=300, checkpoint_every=20, test_limit=150)
 
 
 def _batches(examples: list[Example], size: int, rng: random.Random, task: str) -> list[tuple[str, list[Example]]]:
@@ -87,6 +88,8 @@ def train_tone(home: ModelHome, config: ToneTrainConfig | None = None, progress:
     if config.tone_limit:
         tone_train = tone_train[: config.tone_limit]
     sentiment_train = sentiment_train[: config.sentiment_examples]
+    if config.test_limit:
+        tone_test, sentiment_test = tone_test[: config.test_limit], sentiment_test[: config.test_limit]
     tokenizer = load_tokenizer()
     model = ToneModel(load_encoder())
     progress.advance()
