@@ -79,6 +79,7 @@ class MlBotClient(discord.Client):
         self.tree.on_error = self._on_tree_error
         for command in build_slash_commands(self, REGISTRY.values()):
             self.tree.add_command(command)
+        self.tree.add_command(tone_context_menu(self))
         self.inflight: set[asyncio.Task] = set()
         self.stopping = False
 
@@ -258,6 +259,30 @@ def build_slash_commands(client: MlBotClient, commands) -> list[app_commands.Com
             built.append(group)
         group.add_command(slash)
     return built
+
+
+def tone_context_menu(client: MlBotClient) -> app_commands.ContextMenu:
+    """Right-click a message -> Apps -> Check tone: a verdict only the asker sees."""
+
+    async def check_tone(interaction: discord.Interaction, message: discord.Message) -> None:
+        task = asyncio.current_task()
+        client.inflight.add(task)
+        try:
+            await interaction.response.defer(thinking=True, ephemeral=True)
+            if not message.content:
+                reply = Reply.error("that message has no text I can see")
+            else:
+                ctx = CommandContext(client.app, "discord", str(interaction.user.id),
+                                     str(interaction.guild_id) if interaction.guild_id else None)
+                reply = await run_command("tone", ctx, text=message.content)
+            reply.ephemeral = True
+            await client.send_interaction_reply(interaction, reply, deferred_ephemeral=True)
+        except discord.HTTPException as exc:
+            log.warning("could not answer Check tone: %s %s", exc.status, exc.text)
+        finally:
+            client.inflight.discard(task)
+
+    return app_commands.ContextMenu(name="Check tone", callback=check_tone)
 
 
 def _slash_command(client: MlBotClient, cmd: Command) -> app_commands.Command:

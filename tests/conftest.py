@@ -32,6 +32,17 @@ def tiny_model_root(tmp_path_factory, mnist) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def tiny_tone_root(tmp_path_factory) -> Path:
+    """A tone model fine-tuned for seconds on slices of both data sets (ToneTrainConfig.quick)."""
+    from ml.home import ModelHome
+    from ml.tone.train import ToneTrainConfig, train_tone
+
+    root = tmp_path_factory.mktemp("tiny-tone")
+    train_tone(ModelHome(root), ToneTrainConfig.quick())
+    return root
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     """An empty MLBOT_HOME for one test."""

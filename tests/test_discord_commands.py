@@ -10,7 +10,8 @@ from bot.reply import Reply, ReplyFile
 def test_every_registry_command_becomes_a_slash_command(app):
     client = MlBotClient(app, discord.Intents.default())
     payloads = {c.name: c.to_dict(client.tree) for c in client.tree.get_commands()}
-    assert set(payloads) == {"digit", "tone", "help", "about", "status", "forget", "config"}
+    assert set(payloads) == {"digit", "tone", "help", "about", "status", "forget", "config", "Check tone"}
+    assert payloads["Check tone"]["type"] == 3  # a message context menu
     option = payloads["digit"]["options"][0]
     assert option["name"] == "image" and option["type"] == 11 and option["required"] is True
     assert option["description"].startswith("A photo or drawing")

@@ -297,3 +297,22 @@ async def test_an_oversized_attachment_is_refused_before_download(bot):
     reply = await bot.fake.wait_for_reply(record)
     assert reply.ephemeral and "MiB" in reply.content
     assert bot.fake.attachment_downloads == []  # the size in the payload was enough to refuse it
+
+
+async def test_check_tone_context_menu_answers_only_the_asker(home_with_model, tiny_tone_root, point_discord_at):
+    import shutil
+
+    shutil.copytree(tiny_tone_root / "models" / "tone", home_with_model.root / "models" / "tone")
+    fake = await FakeDiscord().start()
+    point_discord_at(fake)
+    try:
+        running = await start_bot(fake, home_with_model)
+        assert any(c["name"] == "Check tone" and c["type"] == 3 for c in fake.global_commands)
+        said = await fake.user_says("bob", "Thanks for finally replying, I guess.")
+        record = await fake.run_context_menu("alice", "Check tone", said)
+        reply = await fake.wait_for_reply(record)
+        assert reply.ephemeral and "Tone check" in reply.text and "passive aggression" in reply.text
+        assert fake.channel_messages == []  # nothing was posted in the channel
+        await stop_bot(running)
+    finally:
+        await fake.stop()

@@ -15,15 +15,6 @@ from ml.tone.rewrite import kinder_rewrite, rule_based_rewrite
 from ml.tone.text import MAX_CHARS, clean_message
 
 
-@pytest.fixture(scope="session")
-def tiny_tone_root(tmp_path_factory):
-    from ml.tone.train import ToneTrainConfig, train_tone
-
-    root = tmp_path_factory.mktemp("tiny-tone")
-    train_tone(ModelHome(root), ToneTrainConfig.quick())
-    return root
-
-
 @pytest.fixture
 def tone_home(home, tiny_tone_root):
     shutil.copytree(tiny_tone_root / "models", home.root / "models", dirs_exist_ok=True)

@@ -289,6 +289,25 @@ class FakeDiscord:
         await self._dispatch("INTERACTION_CREATE", payload)
         return record
 
+    async def run_context_menu(self, user_name: str, name: str, target: dict) -> InteractionRecord:
+        """A user right-clicks the message `target` (a payload from user_says) -> Apps -> name."""
+        invoker = self.users[user_name]
+        command = self._find_command(name, False)
+        interaction_id, token = p.snowflake(), f"itoken-{p.snowflake()}"
+        data = {"id": command["id"], "name": name, "type": 3, "target_id": target["id"],
+                "resolved": {"messages": {target["id"]: target}}}
+        channel = p.text_channel(self.channel_id, self.guild_id, "general")
+        payload = {"id": interaction_id, "application_id": self.app_id, "type": 2, "token": token, "version": 1,
+                   "data": data, "locale": "en-US", "attachment_size_limit": self.attachment_size_limit,
+                   "entitlements": [], "authorizing_integration_owners": {"0": self.guild_id},
+                   "app_permissions": str(p.BASIC_MEMBER_PERMISSIONS), "guild_id": self.guild_id,
+                   "channel_id": self.channel_id, "channel": channel, "member": self._member(invoker),
+                   "guild_locale": "en-US", "context": 0}
+        record = InteractionRecord(interaction_id, token, payload, time.monotonic())
+        self.interactions[interaction_id] = record
+        await self._dispatch("INTERACTION_CREATE", payload)
+        return record
+
     async def wait_for_reply(self, record: InteractionRecord, timeout: float = 30) -> SentMessage:
         await asyncio.wait_for(record.replied.wait(), timeout)
         return record.replies[-1]
@@ -387,6 +406,7 @@ class FakeDiscord:
         for command in commands:
             item = {**command, "id": p.snowflake(), "application_id": self.app_id, "version": p.snowflake()}
             item.setdefault("type", 1)
+            item.setdefault("description", "")  # context menus have none; Discord echoes ""
             item.setdefault("options", [])
             item.setdefault("default_member_permissions", None)
             item.setdefault("nsfw", False)
