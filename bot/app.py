@@ -59,6 +59,11 @@ class App:
             self._runtimes[service] = ServiceRuntime(service, workers=1, queue_limit=64)
         return self._runtimes[service]
 
+    def keyed_hash(self, text: str) -> str:
+        """A hash that cannot be reversed by hashing guesses without this install's secret."""
+        assert self._secret is not None, "App.start() first"
+        return user_key(self._secret, "text", text)
+
     def user_key(self, adapter: str, user_id: str) -> str:
         assert self._secret is not None, "App.start() first"
         return user_key(self._secret, adapter, user_id)

@@ -29,12 +29,15 @@ from bot.commands import GROUP_DESCRIPTIONS, REGISTRY, Command, CommandContext, 
 from bot.commands.parsing import bind_arguments, resolve_command_name
 from bot.discord_render import DEFAULT_FILE_LIMIT, render
 from bot.reply import Reply
-from ml.errors import InputError
+from bot.commands.config import watch_key
+from ml.errors import InputError, UserFacingError
+from storage.tone_watch import record_watch
 
 log = logging.getLogger(__name__)
 
 ATTACHMENT_TIMEOUT = 30.0
 SHUTDOWN_GRACE = 30.0
+WATCH_EMOJI = "\N{GRIMACING FACE}"
 _ANNOTATIONS = {OptionKind.TEXT: str, OptionKind.INTEGER: int, OptionKind.ATTACHMENT: discord.Attachment}
 
 
@@ -132,7 +135,8 @@ class MlBotClient(discord.Client):
             permissions = interaction.permissions
             ctx = CommandContext(self.app, "discord", str(interaction.user.id),
                                  str(interaction.guild_id) if interaction.guild_id else None,
-                                 can_manage_server=bool(interaction.guild_id and permissions.manage_guild))
+                                 can_manage_server=bool(interaction.guild_id and permissions.manage_guild),
+                                 channel_id=str(interaction.channel_id) if interaction.channel_id else None)
             reply = await run_command(cmd.name, ctx, **arguments)
             await self.send_interaction_reply(interaction, reply, deferred_ephemeral=cmd.ephemeral)
         except discord.HTTPException as exc:
@@ -168,6 +172,7 @@ class MlBotClient(discord.Client):
             return
         words = await self._command_words(message)
         if words is None:
+            await self._watch_tone(message)
             return
         task = asyncio.current_task()
         self.inflight.add(task)
@@ -192,6 +197,26 @@ class MlBotClient(discord.Client):
             return self._split(content)  # in DMs the prefix is optional
         return None
 
+    async def _watch_tone(self, message: discord.Message) -> None:
+        """Opt-in per channel: react to messages that read as passive-aggressive.
+        Stores a keyed hash of the message and its score, never the text."""
+        if message.guild is None:
+            return
+        threshold = await self.app.settings.get_extra(str(message.guild.id), watch_key(str(message.channel.id)))
+        if threshold is None:
+            return
+        try:
+            predictor = self.app.tone.predictor()
+            verdict = await self.app.runtime("tone").run(None, predictor.check, message.content, False)
+        except UserFacingError as exc:  # model not ready, or nothing to read: stay quiet
+            log.debug("tone watch skipped a message: %s", exc)
+            return
+        flagged = verdict.passive_aggression * 100 >= float(threshold)
+        await record_watch(self.app.db, self.app.keyed_hash(message.content),
+                           self.app.keyed_hash(str(message.channel.id)), verdict.passive_aggression, flagged)
+        if flagged:
+            await message.add_reaction(WATCH_EMOJI)
+
     @staticmethod
     def _split(text: str) -> list[str]:
         try:
@@ -214,7 +239,8 @@ class MlBotClient(discord.Client):
         member_permissions = getattr(message.author, "guild_permissions", None)
         ctx = CommandContext(self.app, "discord", str(message.author.id),
                              str(message.guild.id) if message.guild else None,
-                             can_manage_server=bool(member_permissions and member_permissions.manage_guild))
+                             can_manage_server=bool(member_permissions and member_permissions.manage_guild),
+                             channel_id=str(message.channel.id))
         for arguments in calls:
             reply = await run_command(cmd.name, ctx, **arguments)
             for index, outgoing in enumerate(render(reply).messages):

@@ -57,4 +57,17 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        4,
+        "tone watch log: hashes and scores only, never message text",
+        """
+        CREATE TABLE tone_watch_log (
+            message_hash TEXT NOT NULL,
+            channel_hash TEXT NOT NULL,
+            score        REAL NOT NULL,
+            flagged      INTEGER NOT NULL,
+            at           REAL NOT NULL
+        );
+        """,
+    ),
 ]

@@ -15,7 +15,7 @@ class GuildSettings:
 
     async def all(self, guild_id: str) -> dict[str, str]:
         rows = await self.db.fetchall("SELECT key, value FROM guild_settings WHERE guild_id = ?", (guild_id,))
-        return {**self.defaults, **dict(rows)}
+        return {**self.defaults, **{k: v for k, v in rows if k in self.defaults}}
 
     async def set(self, guild_id: str, key: str, value: str) -> None:
         if key not in self.defaults:
@@ -26,6 +26,23 @@ class GuildSettings:
                 " ON CONFLICT(guild_id, key) DO UPDATE SET value = excluded.value",
                 (guild_id, key, value),
             )
+
+
+    async def get_extra(self, guild_id: str, key: str) -> str | None:
+        """A per-server value with no default (e.g. per-channel switches)."""
+        row = await self.db.fetchone("SELECT value FROM guild_settings WHERE guild_id = ? AND key = ?", (guild_id, key))
+        return row[0] if row else None
+
+    async def set_extra(self, guild_id: str, key: str, value: str | None) -> None:
+        async with self.db.transaction() as conn:
+            if value is None:
+                await conn.execute("DELETE FROM guild_settings WHERE guild_id = ? AND key = ?", (guild_id, key))
+            else:
+                await conn.execute(
+                    "INSERT INTO guild_settings (guild_id, key, value) VALUES (?, ?, ?)"
+                    " ON CONFLICT(guild_id, key) DO UPDATE SET value = excluded.value",
+                    (guild_id, key, value),
+                )
 
 
 class BotState:

@@ -18,7 +18,7 @@ def test_every_registry_command_becomes_a_slash_command(app):
     config = payloads["config"]
     assert int(config["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
     subcommands = {o["name"]: o for o in config["options"]}
-    assert set(subcommands) == {"show", "cooldown", "server-rate", "prefix"}
+    assert set(subcommands) == {"show", "cooldown", "server-rate", "prefix", "tone-watch"}
     seconds = subcommands["cooldown"]["options"][0]
     assert (seconds["type"], seconds["min_value"], seconds["max_value"]) == (4, 0, 3600)
     assert len(build_slash_commands(client, REGISTRY.values())) == 7

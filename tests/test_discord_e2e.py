@@ -316,3 +316,42 @@ async def test_check_tone_context_menu_answers_only_the_asker(home_with_model, t
         await stop_bot(running)
     finally:
         await fake.stop()
+
+
+async def test_tone_watch_is_off_by_default_and_needs_manage_server(home_with_model, tiny_tone_root,
+                                                                    point_discord_at):
+    import shutil
+    import sqlite3
+
+    shutil.copytree(tiny_tone_root / "models" / "tone", home_with_model.root / "models" / "tone")
+    fake = await FakeDiscord().start()
+    point_discord_at(fake)
+    try:
+        running = await start_bot(fake, home_with_model)
+        text = "Wow, thanks for finally showing up. Some of us have been here since nine."
+        await fake.user_says("bob", text)
+        await asyncio.sleep(0.5)
+        assert fake.reactions == []  # nobody turned the watch on
+
+        denied = await fake.run_slash("bob", "config", {"state": "on"}, subcommand="tone-watch")
+        assert "Manage Server" in (await fake.wait_for_reply(denied)).content
+        allowed = await fake.run_slash("alice", "config", {"state": "on", "threshold": 50}, subcommand="tone-watch")
+        assert "Tone watch is on" in (await fake.wait_for_reply(allowed)).text
+        # The tiny test model is unsure of everything: lower the bar so this message is flagged.
+        await running.app.settings.set_extra(fake.guild_id, f"tone_watch:{fake.channel_id}", "1")
+        said = await fake.user_says("bob", text)
+        for _ in range(100):
+            if fake.reactions:
+                break
+            await asyncio.sleep(0.05)
+        assert fake.reactions == [(fake.channel_id, said["id"], "\N{GRIMACING FACE}")]
+        await stop_bot(running)
+
+        database = sqlite3.connect(home_with_model.db_path)
+        rows = database.execute("SELECT message_hash, channel_hash, score, flagged FROM tone_watch_log").fetchall()
+        dump = "\n".join(database.iterdump())
+        database.close()
+        assert len(rows) == 1 and rows[0][3] == 1 and 0 <= rows[0][2] <= 1
+        assert "showing up" not in dump and "Some of us" not in dump  # no message text anywhere
+    finally:
+        await fake.stop()

@@ -54,6 +54,7 @@ class CommandContext:
     user_id: str                     # adapter-specific id; hashed before it is stored
     guild_id: str | None = None      # None in DMs, the console and the CLI
     can_manage_server: bool = False  # Discord's Manage Server permission in this server
+    channel_id: str | None = None    # where the command was used (Discord)
 
 
 Handler = Callable[..., Awaitable[Reply]]

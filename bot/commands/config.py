@@ -52,3 +52,29 @@ async def config_prefix(ctx: CommandContext, prefix: str) -> Reply:
         raise InputError("a prefix is 1 to 3 characters without spaces")
     await ctx.app.settings.set(ctx.guild_id, "prefix", prefix)
     return Reply(text=f"Typed commands now start with {prefix} (for example {prefix}digit).")
+
+
+def watch_key(channel_id: str) -> str:
+    return f"tone_watch:{channel_id}"
+
+
+@command("config tone-watch", "Watch this channel for passive aggression and react to flagged messages",
+         [Option("state", OptionKind.TEXT, "on or off"),
+          Option("threshold", OptionKind.INTEGER, "Flag at this passive-aggression % (50-99, default 80)",
+                 required=False, min_value=50, max_value=99)],
+         ephemeral=True, manage_server=True)
+async def config_tone_watch(ctx: CommandContext, state: str, threshold: int | None = None) -> Reply:
+    if ctx.channel_id is None:
+        raise InputError("use this in the channel to watch")
+    state = state.strip().lower()
+    if state not in ("on", "off"):
+        raise InputError("state is on or off")
+    if state == "off":
+        await ctx.app.settings.set_extra(ctx.guild_id, watch_key(ctx.channel_id), None)
+        return Reply(text="Tone watch is off in this channel.")
+    threshold = 80 if threshold is None else threshold
+    if not 50 <= threshold <= 99:
+        raise InputError("threshold must be between 50 and 99")
+    await ctx.app.settings.set_extra(ctx.guild_id, watch_key(ctx.channel_id), str(threshold))
+    return Reply(text=f"Tone watch is on in this channel: messages that read at least {threshold}% "
+                      "passive-aggressive get a reaction. Message text is never stored, only a hash and the score.")
