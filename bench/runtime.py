@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import resource
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -23,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ml.digits.data import load_mnist  # noqa: E402
 from ml.digits.synthetic import render_photo  # noqa: E402
 from ml.home import ModelHome  # noqa: E402
-from ml.runtime import ServiceRuntime, cap_torch_threads  # noqa: E402
+from ml.runtime import LoopLagProbe, ServiceRuntime, cap_torch_threads  # noqa: E402
 
 _worker_reader = None
 
@@ -38,30 +37,27 @@ def _init_worker(model_dir: str, version: str) -> None:
     _ = _worker_reader.model
 
 
-def _read_in_worker(data: bytes) -> tuple[str, int]:
+def _read_in_worker(data: bytes) -> tuple[str, float]:
     reading = _worker_reader.read(data)
-    return reading.best_guess, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return reading.best_guess, current_rss_mib()
+
+
+def current_rss_mib() -> float:
+    """Resident memory now (not the peak, which earlier work may already have set)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 async def measure(submit, photos) -> dict:
-    lags: list[float] = []
-    stop = asyncio.Event()
-
-    async def heartbeat():
-        while not stop.is_set():
-            before = time.perf_counter()
-            await asyncio.sleep(0.01)
-            lags.append(time.perf_counter() - before - 0.01)
-
-    beat = asyncio.create_task(heartbeat())
-    started = time.perf_counter()
-    results = await asyncio.gather(*(submit(i, p) for i, p in enumerate(photos)))
-    wall = time.perf_counter() - started
-    stop.set()
-    await beat
+    async with LoopLagProbe() as probe:
+        started = time.perf_counter()
+        results = await asyncio.gather(*(submit(i, p) for i, p in enumerate(photos)))
+        wall = time.perf_counter() - started
     return {"wall_seconds": round(wall, 2), "reads_per_second": round(len(photos) / wall, 1),
-            "loop_lag_max_ms": round(max(lags) * 1000, 1),
-            "loop_lag_p99_ms": round(float(np.percentile(lags, 99)) * 1000, 1), "results": results}
+            "loop_lag_max_ms": round(probe.max * 1000, 1),
+            "loop_lag_p99_ms": round(probe.percentile(99) * 1000, 1), "results": results}
 
 
 async def main_async(requests: int) -> dict:
@@ -75,13 +71,13 @@ async def main_async(requests: int) -> dict:
     rng = np.random.default_rng(0)
     photos = [render_photo([data.test_images[i]], rng) for i in range(requests)]
 
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = current_rss_mib()
     reader = DigitReader(ref)
     reader.read(photos[0])
     runtime = ServiceRuntime("digits", workers=1, queue_limit=requests)
     threads = await measure(lambda i, p: runtime.run(i, reader.read, p), photos)
     threads.pop("results")
-    threads["extra_rss_mib"] = round((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024, 1)
+    threads["extra_rss_mib"] = round(current_rss_mib() - rss_before, 1)  # the model and its working memory
     runtime.shutdown()
 
     loop = asyncio.get_running_loop()
@@ -92,9 +88,9 @@ async def main_async(requests: int) -> dict:
     await loop.run_in_executor(pool, _read_in_worker, photos[0])
     startup = time.perf_counter() - started
     processes = await measure(lambda i, p: loop.run_in_executor(pool, _read_in_worker, p), photos)
-    worker_rss = max(r[1] for r in processes.pop("results"))
+    worker_rss = max(r[1] for r in processes.pop("results"))  # a whole second process: torch and all
     processes["worker_start_seconds"] = round(startup, 2)
-    processes["extra_rss_mib"] = round(worker_rss / 1024, 1)
+    processes["extra_rss_mib"] = round(worker_rss, 1)
     pool.shutdown()
     return {"benchmark": "runtime", "requests": requests, "threads": threads, "process_pool": processes}
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 import time
@@ -45,9 +44,9 @@ class App:
         self.home.root.mkdir(parents=True, exist_ok=True)
         await self.db.open()
         self._secret = load_or_create_secret(self.home.root / "secret.key")
-        # torch, scipy and PIL take seconds to import: do it on a thread, not on the loop.
+        # Importing torch takes seconds: on a thread, not on the loop. Each service's own
+        # modules load with its model, on first use (bot/model_slot.py).
         await asyncio.to_thread(cap_torch_threads)
-        await asyncio.to_thread(importlib.import_module, "ml.digits.reader")
         if self.background_training:
             queued = self.trainer.start()
             if queued:

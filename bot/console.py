@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.app import App
-from bot.commands import REGISTRY, CommandContext, OptionKind, run_command
+from bot.commands import REGISTRY, CommandContext, run_command
 from bot.commands.parsing import bind_arguments, resolve_command_name
 from bot.reply import Reply
 from ml.errors import InputError

@@ -206,7 +206,7 @@ class MlBotClient(discord.Client):
         if threshold is None:
             return
         try:
-            predictor = self.app.tone.predictor()
+            predictor = await self.app.tone.slot.get()
             verdict = await self.app.runtime("tone").run(None, predictor.check, message.content, False)
         except UserFacingError as exc:  # model not ready, or nothing to read: stay quiet
             log.debug("tone watch skipped a message: %s", exc)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ml.errors import ModelNotReady
+from bot.model_slot import ModelSlot
+from ml.home import ModelRef
 from ml.tone import SERVICE
 from ml.tone.text import clean_message
 from storage import cache_key
@@ -18,18 +19,8 @@ class ToneService:
 
     def __init__(self, app: "App"):
         self.app = app
-        self._predictor: "TonePredictor | None" = None
-
-    def predictor(self) -> "TonePredictor":
-        ref = self.app.home.current(SERVICE)
-        if ref is None:
-            why = self.app.trainer.describe(SERVICE) if self.app.trainer else None
-            raise ModelNotReady(why or "the tone model is not built yet: run `mlbot train tone` (about 8 min)")
-        if self._predictor is None or self._predictor.version != ref.version:
-            from ml.tone.predictor import TonePredictor
-
-            self._predictor = TonePredictor(ref)
-        return self._predictor
+        self.slot: ModelSlot["TonePredictor"] = ModelSlot(
+            app, SERVICE, _load_predictor, "the tone model is not built yet: run `mlbot train tone` (about 9 min)")
 
     def _check(self, predictor: "TonePredictor", text: str, rewrite: bool) -> dict:
         from ml.tone.rewrite import kinder_rewrite
@@ -47,7 +38,7 @@ class ToneService:
     async def check(self, text: str, user_key: str | None, rewrite: bool = True) -> tuple[dict, bool]:
         """(result, served from cache?). The cache key is a hash of the cleaned text."""
         cleaned = clean_message(text)  # raises a one-line InputError for empty input
-        predictor = self.predictor()
+        predictor = await self.slot.get()
         key = cache_key(SERVICE, predictor.version, cleaned.text, {"rewrite": rewrite})
         cached = await self.app.cache.get(key, user_key)
         if cached is not None:
@@ -56,3 +47,9 @@ class ToneService:
         result["model_version"] = predictor.version
         await self.app.cache.put(key, SERVICE, predictor.version, result, None, user_key)
         return result, False
+
+
+def _load_predictor(ref: ModelRef) -> "TonePredictor":
+    from ml.tone.predictor import TonePredictor
+
+    return TonePredictor(ref)

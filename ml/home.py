@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ class ModelRef:
     version: str
     path: Path
 
-    @property
+    @cached_property
     def card(self) -> dict[str, Any]:
         return json.loads((self.path / "card.json").read_text())
 
@@ -99,7 +99,3 @@ class ModelHome:
         write_atomically(path / "card.json", json.dumps(card, indent=2, sort_keys=True).encode())
         write_atomically(self.service_dir(service) / "CURRENT", (version + "\n").encode())
         return ModelRef(service, version, path)
-
-
-def python_executable() -> str:
-    return sys.executable

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from tqdm import tqdm
 
 
+class TrainingCancelled(Exception):
+    """Raised between batches when a stop was requested; the last checkpoint stays."""
+
+
 @dataclass
 class ProgressSnapshot:
     service: str
@@ -18,10 +22,6 @@ class ProgressSnapshot:
     fraction: float
     eta_seconds: float | None
     elapsed_seconds: float
-
-    def describe(self) -> str:
-        eta = "" if self.eta_seconds is None else f", about {format_duration(self.eta_seconds)} left"
-        return f"{self.service}: {self.stage} {self.fraction:.0%}{eta}"
 
 
 def format_duration(seconds: float) -> str:
@@ -53,6 +53,7 @@ class Progress:
         self._bar: tqdm | None = None
         self._started = time.monotonic()
         self._stage_started = self._started
+        self._stage_start_done = 0
         self.cancel_requested = threading.Event()
 
     def stage(self, name: str, total: int, done: int = 0) -> None:
@@ -77,6 +78,10 @@ class Progress:
                 if postfix:
                     self._bar.set_postfix(postfix, refresh=False)
 
+    def raise_if_cancelled(self) -> None:
+        if self.cancel_requested.is_set():
+            raise TrainingCancelled(f"{self.service}: training stopped; the next run resumes from the last checkpoint")
+
     def close(self) -> None:
         with self._lock:
             if self._bar is not None:
@@ -94,7 +99,7 @@ class Progress:
             else:
                 fraction = (self._finished_weight + weight * stage_fraction) / total_weight
             eta = None
-            stage_done = self._done - getattr(self, "_stage_start_done", 0)
+            stage_done = self._done - self._stage_start_done
             if stage_done > 0:
                 rate = stage_done / max(1e-6, now - self._stage_started)
                 eta = (self._total - self._done) / rate

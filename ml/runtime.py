@@ -87,3 +87,42 @@ class ServiceRuntime:
 
     def shutdown(self, wait: bool = True) -> None:
         self._executor.shutdown(wait=wait, cancel_futures=not wait)
+
+
+class LoopLagProbe:
+    """How late the event loop wakes from a short sleep while other work runs: the measure
+    of "model work never blocks the loop", shared by tests and benchmarks.
+
+        async with LoopLagProbe() as probe:
+            ...
+        probe.max, probe.percentile(99)   # seconds
+    """
+
+    def __init__(self, interval: float = 0.01):
+        self.interval = interval
+        self.lags: list[float] = []
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def _beat(self) -> None:
+        while not self._stop.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(self.interval)
+            self.lags.append(time.perf_counter() - before - self.interval)
+
+    async def __aenter__(self) -> "LoopLagProbe":
+        self._task = asyncio.create_task(self._beat())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self._stop.set()
+        await self._task
+
+    @property
+    def max(self) -> float:
+        return max(self.lags, default=0.0)
+
+    def percentile(self, q: float) -> float:
+        import numpy as np
+
+        return float(np.percentile(self.lags, q)) if self.lags else 0.0

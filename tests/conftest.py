@@ -78,3 +78,13 @@ def png_bytes(array: np.ndarray, mode: str | None = None) -> bytes:
 def mnist_png(mnist, index: int) -> bytes:
     """A test-set digit as MNIST stores it: white on black, 28x28."""
     return png_bytes(mnist.test_images[index])
+
+
+def bytes_input(data: bytes, filename: str = "upload.png"):
+    """An InputFile over bytes already in memory, as an adapter would hand it to a command."""
+    from bot.commands import InputFile
+
+    async def read() -> bytes:
+        return data
+
+    return InputFile(filename, len(data), read)

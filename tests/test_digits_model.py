@@ -1,13 +1,12 @@
 """A tiny model trained in seconds on a slice of MNIST: it learns, it is deterministic, it resumes."""
-import json
 
 import numpy as np
 import pytest
 
 from ml.digits.reader import DigitReader, top_readings
-from ml.digits.train import TrainConfig, TrainingCancelled, train_digits
+from ml.digits.train import TrainConfig, train_digits
 from ml.home import ModelHome
-from ml.progress import Progress
+from ml.progress import Progress, TrainingCancelled
 from tests.conftest import mnist_png
 
 

@@ -62,32 +62,28 @@ async def test_errors_reach_the_caller_and_free_the_slot():
 
 async def test_event_loop_stays_responsive_while_20_predictions_run(app, mnist):
     """Heartbeats keep flowing: the loop's worst lag stays small while the model works."""
-    from bot.commands import CommandContext, InputFile, run_command
+    from bot.commands import CommandContext, run_command
     from ml.digits.synthetic import render_photo
+    from ml.runtime import LoopLagProbe
+    from tests.conftest import bytes_input
 
     rng = np.random.default_rng(3)
     photos = [render_photo([mnist.test_images[i]], rng) for i in range(20)]
-    lags = []
-    stop = asyncio.Event()
-
-    async def heartbeat():
-        while not stop.is_set():
-            before = time.perf_counter()
-            await asyncio.sleep(0.01)
-            lags.append(time.perf_counter() - before - 0.01)
-
-    beat = asyncio.create_task(heartbeat())
     ctx = CommandContext(app, "console", "tester")
-
-    def as_input(data):
-        async def read():
-            return data
-        return InputFile("photo.jpg", len(data), read)
-
-    replies = await asyncio.gather(*(run_command("digit", ctx, image=as_input(p)) for p in photos))
-    stop.set()
-    await beat
+    async with LoopLagProbe() as probe:
+        replies = await asyncio.gather(*(run_command("digit", ctx, image=bytes_input(p)) for p in photos))
     assert all(not r.is_error for r in replies), [r.text for r in replies if r.is_error]
     assert app.runtime("digits").calls == 20
-    assert len(lags) > 20
-    assert max(lags) < 0.25, f"worst loop lag {max(lags):.3f} s"
+    assert len(probe.lags) > 20
+    assert probe.max < 0.25, f"worst loop lag {probe.max:.3f} s"
+
+
+async def test_the_lag_probe_sees_a_blocked_loop():
+    """The probe itself: blocking the loop for 0.3 s must show up as lag."""
+    from ml.runtime import LoopLagProbe
+
+    async with LoopLagProbe() as probe:
+        await asyncio.sleep(0.05)
+        time.sleep(0.3)
+        await asyncio.sleep(0.05)
+    assert probe.max > 0.25

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from bot.reply import Reply
-from ml.errors import UserFacingError
+from ml.errors import InputError, UserFacingError
 from storage.cooldowns import Limit
 
 if TYPE_CHECKING:
@@ -119,11 +119,27 @@ async def _check_rate_limits(cmd: Command, ctx: CommandContext) -> tuple[list[Li
     return limits, now
 
 
+def check_option_bounds(cmd: Command, arguments: dict[str, Any]) -> None:
+    """Discord enforces an option's bounds in its client; the console and CLI do not, so
+    every adapter's input is checked here, once."""
+    for option in cmd.options:
+        value = arguments.get(option.name)
+        if value is None:
+            continue
+        if option.kind is OptionKind.INTEGER:
+            low, high = option.min_value, option.max_value
+            if (low is not None and value < low) or (high is not None and value > high):
+                raise InputError(f"<{option.name}> must be between {low} and {high}")
+        if option.kind is OptionKind.TEXT and option.max_length and len(value) > option.max_length:
+            raise InputError(f"<{option.name}> is at most {option.max_length} characters")
+
+
 async def run_command(name: str, ctx: CommandContext, **arguments: Any) -> Reply:
     """Run a command for any adapter: user errors become one line, crashes are logged."""
     cmd = REGISTRY[name]
     charged: tuple[list[Limit], float] | None = None
     try:
+        check_option_bounds(cmd, arguments)
         if cmd.manage_server:
             if ctx.guild_id is None:
                 raise PermissionDenied(f"/{cmd.name} changes a server's settings: use it in a server")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bot.commands.base import CommandContext, InputFile, Option, OptionKind, command
 from bot.reply import Reply, ReplyFile
-from ml.errors import InputError
+from ml.digits.imageio import check_upload_size
 
 
 def _percent(p: float) -> str:
@@ -17,13 +17,9 @@ def _percent(p: float) -> str:
     rate_limited=True,
 )
 async def digit(ctx: CommandContext, image: InputFile) -> Reply:
-    service = ctx.app.digits
-    if image.size == 0:
-        raise InputError("the file is empty")
-    if image.size > service.max_bytes:
-        raise InputError(f"the file is {image.size / 2**20:.1f} MiB; images up to {service.max_bytes // 2**20} MiB are read")
+    check_upload_size(image.size)  # before the download
     data = await image.read()
-    result, picture, cached = await service.read(data, ctx.app.user_key(ctx.adapter, ctx.user_id))
+    result, picture, cached = await ctx.app.digits.read(data, ctx.app.user_key(ctx.adapter, ctx.user_id))
 
     if result["digits"] is not None:
         text = f"I read {result['digits']} ({_percent(result['confidence'])} sure)."

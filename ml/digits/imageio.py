@@ -31,11 +31,16 @@ class DecodedImage:
     original_size: tuple[int, int]
 
 
-def decode_image(data: bytes) -> DecodedImage:
-    if len(data) == 0:
+def check_upload_size(size: int) -> None:
+    """Refuse by size alone, so an upload can be refused before it is downloaded."""
+    if size == 0:
         raise InputError("the file is empty")
-    if len(data) > MAX_BYTES:
-        raise InputError(f"the file is {len(data) / 2**20:.1f} MiB; images up to {MAX_BYTES // 2**20} MiB are read")
+    if size > MAX_BYTES:
+        raise InputError(f"the file is {size / 2**20:.1f} MiB; images up to {MAX_BYTES // 2**20} MiB are read")
+
+
+def decode_image(data: bytes) -> DecodedImage:
+    check_upload_size(len(data))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -23,13 +23,10 @@ from ml.digits.calibration import fit_temperature, choose_threshold
 from ml.digits.data import Mnist, load_mnist
 from ml.digits.model import DigitNet
 from ml.home import ModelHome, ModelRef, library_versions
+from ml.checkpoint import Checkpoint
 from ml.progress import Progress
 
 log = logging.getLogger(__name__)
-
-
-class TrainingCancelled(Exception):
-    """Raised between batches when a cancel was requested; the last checkpoint stays."""
 
 
 @dataclass
@@ -61,10 +58,6 @@ def _split(data: Mnist, config: TrainConfig):
     if config.train_limit:
         train_idx = train_idx[: config.train_limit]
     return train_idx, val_idx
-
-
-def _checkpoint_path(home: ModelHome):
-    return home.work_dir(SERVICE) / "checkpoint.pt"
 
 
 def _weights_digest(model: torch.nn.Module) -> str:
@@ -107,7 +100,8 @@ def train_digits(
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.max_lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.2
     )
-    first_epoch = _resume(home, config, model, optimizer, schedule)
+    checkpoint = Checkpoint(home, SERVICE, asdict(config))
+    first_epoch = checkpoint.resume(model=model, optimizer=optimizer, schedule=schedule)
 
     progress.stage("training", config.epochs * steps_per_epoch, done=first_epoch * steps_per_epoch)
     for epoch in range(first_epoch, config.epochs):
@@ -115,8 +109,7 @@ def train_digits(
         gen = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
         order = torch.randperm(len(train_idx), generator=gen)
         for start in range(0, len(order), config.batch_size):
-            if progress.cancel_requested.is_set():
-                raise TrainingCancelled(f"training stopped at epoch {epoch + 1}; it resumes from the last checkpoint")
+            progress.raise_if_cancelled()
             batch = order[start : start + config.batch_size]
             images = augment(x_train[batch], gen, config.aug_strength)
             loss = F.cross_entropy(model(images), y_train[batch], label_smoothing=config.label_smoothing)
@@ -125,7 +118,7 @@ def train_digits(
             optimizer.step()
             schedule.step()
             progress.advance(epoch=f"{epoch + 1}/{config.epochs}", loss=f"{loss.item():.3f}")
-        _save_checkpoint(home, config, epoch + 1, model, optimizer, schedule)
+        checkpoint.save(epoch + 1, model=model, optimizer=optimizer, schedule=schedule)
 
     progress.stage("calibrating", 1)
     x_val = images_to_tensor(data.train_images[val_idx])
@@ -168,42 +161,6 @@ def train_digits(
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     ref = home.publish(SERVICE, version, {"model.pt": buffer.getvalue()}, card)
-    _checkpoint_path(home).unlink(missing_ok=True)
+    checkpoint.discard()
     log.info("digits: published %s (test accuracy %.4f)", version, test_accuracy)
     return ref
-
-
-def _save_checkpoint(home, config, epochs_done, model, optimizer, schedule) -> None:
-    from ml.home import write_atomically
-
-    buffer = io.BytesIO()
-    torch.save(
-        {
-            "config": asdict(config),
-            "epochs_done": epochs_done,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "schedule": schedule.state_dict(),
-        },
-        buffer,
-    )
-    write_atomically(_checkpoint_path(home), buffer.getvalue())
-
-
-def _resume(home, config, model, optimizer, schedule) -> int:
-    path = _checkpoint_path(home)
-    if not path.exists():
-        return 0
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # an unreadable checkpoint is only our scratch: start over, keep the file
-        log.warning("digits: checkpoint %s unreadable, training from the start", path, exc_info=True)
-        return 0
-    if state.get("config") != asdict(config):
-        log.info("digits: checkpoint was made with other settings, training from the start")
-        return 0
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    schedule.load_state_dict(state["schedule"])
-    log.info("digits: resuming after epoch %d", state["epochs_done"])
-    return int(state["epochs_done"])

@@ -15,7 +15,6 @@ from torch import nn
 
 from ml.tone import SENTIMENT_LABELS, TONE_LABELS
 
-MAX_TOKENS = 96
 
 
 class EncoderMissing(RuntimeError):

@@ -8,7 +8,6 @@ settings continues from it.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import random
 import time
@@ -18,17 +17,14 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save as save_safetensors
 
-from ml.home import ModelHome, ModelRef, library_versions, write_atomically
+from ml.checkpoint import Checkpoint
+from ml.home import ModelHome, ModelRef, library_versions
 from ml.progress import Progress
 from ml.tone import PROGRESS_WEIGHTS, SERVICE
 from ml.tone.data import Example, load_sentiment, load_tone
 from ml.tone.model import ToneModel, encoder_dir, load_encoder, load_tokenizer
 
 log = logging.getLogger(__name__)
-
-
-class TrainingCancelled(Exception):
-    pass
 
 
 @dataclass
@@ -104,13 +100,13 @@ def train_tone(home: ModelHome, config: ToneTrainConfig | None = None, progress:
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (len(steps) - s) / max(1, len(steps) - warmup)))
     tone_weights = _class_weights(tone_train, 4)
-    first = _resume(home, config, model, optimizer, schedule)
+    checkpoint = Checkpoint(home, SERVICE, asdict(config))
+    first = checkpoint.resume(model=model, optimizer=optimizer, schedule=schedule)
 
     progress.stage("training", len(steps), done=first)
     model.train()
     for index in range(first, len(steps)):
-        if progress.cancel_requested.is_set():
-            raise TrainingCancelled("training stopped; it resumes from the last checkpoint")
+        progress.raise_if_cancelled()
         task, batch = steps[index]
         limit = config.max_tokens_tone if task == "tone" else config.max_tokens_sentiment
         encoded = tokenizer([e.text for e in batch], padding=True, truncation=True, max_length=limit,
@@ -129,7 +125,7 @@ def train_tone(home: ModelHome, config: ToneTrainConfig | None = None, progress:
         schedule.step()
         progress.advance(task=task, loss=f"{loss.item():.3f}")
         if (index + 1) % config.checkpoint_every == 0 and index + 1 < len(steps):
-            _save_checkpoint(home, config, index + 1, model, optimizer, schedule)
+            checkpoint.save(index + 1, model=model, optimizer=optimizer, schedule=schedule)
 
     model.eval()
     progress.stage("testing", 1)
@@ -157,31 +153,6 @@ def train_tone(home: ModelHome, config: ToneTrainConfig | None = None, progress:
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     ref = home.publish(SERVICE, version, {"model.safetensors": weights}, card)
-    (home.work_dir(SERVICE) / "checkpoint.pt").unlink(missing_ok=True)
+    checkpoint.discard()
     log.info("tone: published %s %s", version, card["metrics"])
     return ref
-
-
-def _save_checkpoint(home, config, steps_done, model, optimizer, schedule) -> None:
-    buffer = io.BytesIO()
-    torch.save({"config": asdict(config), "steps_done": steps_done, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict()}, buffer)
-    write_atomically(home.work_dir(SERVICE) / "checkpoint.pt", buffer.getvalue())
-
-
-def _resume(home, config, model, optimizer, schedule) -> int:
-    path = home.work_dir(SERVICE) / "checkpoint.pt"
-    if not path.exists():
-        return 0
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        log.warning("tone: checkpoint %s unreadable, training from the start", path, exc_info=True)
-        return 0
-    if state.get("config") != asdict(config):
-        return 0
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    schedule.load_state_dict(state["schedule"])
-    log.info("tone: resuming after step %d", state["steps_done"])
-    return int(state["steps_done"])

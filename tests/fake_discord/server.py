@@ -25,8 +25,6 @@ from aiohttp import web
 from tests.fake_discord import payloads as p
 
 MESSAGE_CONTENT_INTENT = 1 << 15
-GUILD_MESSAGES_INTENT = 1 << 9
-DIRECT_MESSAGES_INTENT = 1 << 12
 EPHEMERAL = 1 << 6
 DEFAULT_FILE_LIMIT = 10 * 1024 * 1024
 REQUEST_LIMIT = 25 * 1024 * 1024
@@ -138,7 +136,7 @@ class FakeDiscord:
         self.resumes = 0
         self.ready = asyncio.Event()
         self._message_waiters: list[asyncio.Future] = []
-        self._faults: list[dict] = []
+        self.faults: list[dict] = []
         self._runner: web.AppRunner | None = None
         self.port = port  # 0: any free port, known after start()
 
@@ -332,11 +330,11 @@ class FakeDiscord:
 
     def inject_429(self, method: str, path_pattern: str, count: int = 1, retry_after: float = 0.3,
                    is_global: bool = False) -> None:
-        self._faults.append({"kind": 429, "method": method, "pattern": re.compile(path_pattern), "count": count,
+        self.faults.append({"kind": 429, "method": method, "pattern": re.compile(path_pattern), "count": count,
                              "retry_after": retry_after, "global": is_global})
 
     def inject_error(self, status: int, method: str, path_pattern: str, count: int = 1) -> None:
-        self._faults.append({"kind": status, "method": method, "pattern": re.compile(path_pattern), "count": count})
+        self.faults.append({"kind": status, "method": method, "pattern": re.compile(path_pattern), "count": count})
 
     async def drop_gateway(self, how: str | int = "reconnect") -> None:
         """'reconnect' sends op 7; an int closes the socket with that close code."""
@@ -351,7 +349,7 @@ class FakeDiscord:
     # ----- REST plumbing ---------------------------------------------------------------
     @web.middleware
     async def _middleware(self, request: web.Request, handler):
-        for fault in self._faults:
+        for fault in self.faults:
             if fault["count"] > 0 and request.method == fault["method"] and fault["pattern"].search(request.path):
                 fault["count"] -= 1
                 if fault["kind"] == 429:
