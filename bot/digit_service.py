@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.model_slot import ModelSlot
-from ml.digits import SERVICE
+from ml.digits import PIPELINE_VERSION, SERVICE
 from ml.home import ModelRef
 from storage import cache_key
 
@@ -24,7 +24,7 @@ class DigitService:
     async def read(self, data: bytes, user_key: str | None) -> tuple[dict, bytes | None, bool]:
         """Returns (result JSON, picture of what the model saw, served from cache?)."""
         reader = await self.slot.get()
-        key = cache_key(SERVICE, reader.version, data, {})
+        key = cache_key(SERVICE, reader.version, data, {"pipeline": PIPELINE_VERSION})
         cached = await self.app.cache.get(key, user_key)
         if cached is not None:
             return cached.result, cached.blob, True
@@ -38,3 +38,4 @@ def _load_reader(ref: ModelRef) -> "DigitReader":
     from ml.digits.reader import DigitReader
 
     return DigitReader(ref)
+

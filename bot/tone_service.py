@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from bot.model_slot import ModelSlot
 from ml.home import ModelRef
-from ml.tone import SERVICE
+from ml.tone import PIPELINE_VERSION, SERVICE
 from ml.tone.text import clean_message
 from storage import cache_key
 
@@ -39,7 +39,7 @@ class ToneService:
         """(result, served from cache?). The cache key is a hash of the cleaned text."""
         cleaned = clean_message(text)  # raises a one-line InputError for empty input
         predictor = await self.slot.get()
-        key = cache_key(SERVICE, predictor.version, cleaned.text, {"rewrite": rewrite})
+        key = cache_key(SERVICE, predictor.version, cleaned.text, {"rewrite": rewrite, "pipeline": PIPELINE_VERSION})
         cached = await self.app.cache.get(key, user_key)
         if cached is not None:
             return cached.result, True

@@ -7,3 +7,7 @@ PA = TONE_LABELS.index("passive_aggressive")
 HOSTILE = TONE_LABELS.index("hostile")
 
 PROGRESS_WEIGHTS = {"loading data": 0.02, "training": 0.88, "calibrating": 0.02, "testing": 0.08}
+
+# Part of every cache key next to the model version: raise it whenever cleaning, the
+# explanation or the answer's format changes (2: log-odds leave-one-out cues).
+PIPELINE_VERSION = 2
