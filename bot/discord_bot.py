@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 ATTACHMENT_TIMEOUT = 30.0
 SHUTDOWN_GRACE = 30.0
 WATCH_EMOJI = "\N{GRIMACING FACE}"
+RETRY_SLASH_ONLY = object()  # DiscordRunner: reconnect without the Message Content intent
 _ANNOTATIONS = {OptionKind.TEXT: str, OptionKind.INTEGER: int, OptionKind.ATTACHMENT: discord.Attachment}
 
 
@@ -348,50 +349,46 @@ class DiscordRunner:
         self.stop_requested.set()
 
     async def run(self) -> int:
+        """0 after a requested stop, 2 if Discord refused the token, 1 if the connection failed."""
         intents = discord.Intents.default()
         intents.message_content = True
         try:
             while True:
                 self.client = MlBotClient(self.app, intents, self.guild_ids, **self.client_options)
-                outcome = await self._run_client(self.client)
-                if outcome == "retry-without-message-content":
-                    intents.message_content = False
-                    continue
-                return outcome
+                outcome = await self._connect(self.client)
+                if outcome is not RETRY_SLASH_ONLY:
+                    return outcome
+                await self.client.close()
+                intents.message_content = False
         finally:
+            # One shutdown path for every ending: finish work in flight, then close.
             if self.client is not None:
+                if not self.client.is_closed():
+                    log.info("stopping: finishing commands in flight")
                 await self.client.drain()
                 await self.client.close()
             await self.app.close()
 
-    async def _run_client(self, client: MlBotClient):
-        runner = asyncio.create_task(client.start(self.token))
+    async def _connect(self, client: MlBotClient):
+        """Run the client until it ends or a stop is requested."""
+        connection = asyncio.create_task(client.start(self.token))
         stopper = asyncio.create_task(self.stop_requested.wait())
-        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if stopper not in done:
-            stopper.cancel()
-        if runner in done:
-            exc = runner.exception()
-            if isinstance(exc, discord.PrivilegedIntentsRequired) and client.intents.message_content:
-                log.warning("Discord refused the Message Content intent; reconnecting slash-only")
-                await client.close()
-                return "retry-without-message-content"
-            if isinstance(exc, discord.LoginFailure):
-                log.error("Discord refused the token (login failed)")
-                print("mlbot: Discord refused the token (check DISCORD_TOKEN)", flush=True)
-                return 2
-            if exc is not None:
-                log.error("Discord connection ended: %r", exc, exc_info=exc)
-                return 1
+        await asyncio.wait({connection, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if not connection.done():
+            connection.add_done_callback(lambda task: task.cancelled() or task.exception())  # ends at close()
             return 0
-        log.info("stopping: finishing commands in flight")
-        await client.drain()
-        await client.close()
-        runner.cancel()
-        try:
-            await runner
-        except (asyncio.CancelledError, Exception):
-            pass
+        exc = connection.exception()
+        if isinstance(exc, discord.PrivilegedIntentsRequired) and client.intents.message_content:
+            log.warning("Discord refused the Message Content intent; reconnecting slash-only")
+            return RETRY_SLASH_ONLY
+        if isinstance(exc, discord.LoginFailure):
+            log.error("Discord refused the token (login failed)")
+            print("mlbot: Discord refused the token (check DISCORD_TOKEN)", flush=True)
+            return 2
+        if exc is not None:
+            log.error("Discord connection ended: %r", exc, exc_info=exc)
+            return 1
         return 0
 
 
