@@ -228,7 +228,7 @@ def _tone(args, home: ModelHome) -> int:
     else:
         messages = [args.text]
     if home.current("tone") is None:
-        return _fail("the tone model is not built yet: run `mlbot train tone` (about 8 min)")
+        return _fail("the tone model is not built yet: run `mlbot train tone` (about 6 min)")
 
     async def check_all() -> int:
         app, start = _open_app(home)

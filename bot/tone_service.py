@@ -20,7 +20,7 @@ class ToneService:
     def __init__(self, app: "App"):
         self.app = app
         self.slot: ModelSlot["TonePredictor"] = ModelSlot(
-            app, SERVICE, _load_predictor, "the tone model is not built yet: run `mlbot train tone` (about 9 min)")
+            app, SERVICE, _load_predictor, "the tone model is not built yet: run `mlbot train tone` (about 6 min)")
 
     def _check(self, predictor: "TonePredictor", text: str, rewrite: bool) -> dict:
         from ml.tone.rewrite import kinder_rewrite

@@ -63,7 +63,7 @@ SERVICES: dict[str, ServiceSpec] = {
     "tone": ServiceSpec(
         name="tone",
         title="tone checker",
-        expected_minutes=8,
+        expected_minutes=6,
         train=_train_tone,
         evaluate=_evaluate_tone,
         progress_weights=TONE_WEIGHTS,
