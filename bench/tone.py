@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.digits import machine  # noqa: E402
 from ml.home import ModelHome  # noqa: E402
-from ml.runtime import cap_torch_threads  # noqa: E402
+from ml.runtime import cap_torch_threads, fast_bf16  # noqa: E402
 from ml.tone.data import load_tone  # noqa: E402
 from ml.tone.predictor import TonePredictor  # noqa: E402
 
@@ -35,7 +35,8 @@ def main() -> None:
     _, test = load_tone()
     texts = [e.text for e in test]
     predictor.check_many(texts[:8])  # warm-up
-    result = {"benchmark": "tone", "machine": machine(), "torch_threads": threads, "model_version": ref.version}
+    result = {"benchmark": "tone", "machine": machine(), "torch_threads": threads, "bf16": fast_bf16(),
+              "model_version": ref.version}
     for name, explain in (("verdict", False), ("verdict_and_explanation", True)):
         latencies = []
         for text in texts[:150]:

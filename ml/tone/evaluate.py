@@ -8,6 +8,7 @@ import torch
 
 from ml.errors import ModelNotReady
 from ml.home import ModelHome
+from ml.runtime import fast_bf16
 from ml.tone import PA, SERVICE
 from ml.tone.data import Example, load_sentiment, load_tone
 
@@ -35,8 +36,8 @@ def predict_probabilities(model, tokenizer, texts: list[str], batch: int = 64, m
         encoded = tokenizer([texts[i] for i in index], padding=True, truncation=True, max_length=max_tokens,
                             return_tensors="pt")
         tone_logits, sentiment_logits = model(encoded["input_ids"], encoded["attention_mask"])
-        tone[index] = torch.softmax(tone_logits, 1).numpy()
-        sentiment[index] = torch.softmax(sentiment_logits, 1).numpy()
+        tone[index] = torch.softmax(tone_logits.float(), 1).numpy()
+        sentiment[index] = torch.softmax(sentiment_logits.float(), 1).numpy()
     return tone, sentiment
 
 
@@ -105,7 +106,10 @@ def evaluate_tone(home: ModelHome) -> dict:
     predictor = TonePredictor(ref)
     tone_train, tone_test = load_tone()
     sentiment_train, sentiment_test = load_sentiment()
-    result = score_model(predictor.model, predictor.tokenizer, tone_test, sentiment_test)
+    # Measured as served: in bf16 where the CPU has it (see TonePredictor.probabilities).
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast_bf16()):
+        result = score_model(predictor.model, predictor.tokenizer, tone_test, sentiment_test)
+    result["bf16"] = fast_bf16()
     result["baselines"] = {
         "vader_compound": vader_baseline(tone_test, sentiment_test),
         "tfidf_logistic_regression": tfidf_baseline(tone_train, tone_test, sentiment_train, sentiment_test),
