@@ -8,6 +8,7 @@ import time
 
 from bot.digit_service import DigitService
 from bot.tone_service import ToneService
+from bot.essay_service import EssayService
 from bot.training import BackgroundTrainer
 from bot.users import load_or_create_secret, user_key
 from ml.home import ModelHome
@@ -36,6 +37,7 @@ class App:
         self.trainer = BackgroundTrainer(self.home, bars=progress_bars, quick=quick_training)
         self.digits = DigitService(self)
         self.tone = ToneService(self)
+        self.essays = EssayService(self)
         self._runtimes: dict[str, ServiceRuntime] = {}
         self._secret: bytes | None = None
         self.started_at = time.time()

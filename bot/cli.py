@@ -34,14 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="build a service's model (with progress bars)",
                            description="Train a model and publish it under MLBOT_HOME with a model card. "
                                        "Interrupt with Ctrl-C: the next run resumes from the last checkpoint.")
-    train.add_argument("service", help="a service name (digits) or 'all'")
+    train.add_argument("service", help="a service name (digits, tone, essay) or 'all'")
     train.add_argument("--quick", action="store_true", help="a small model in seconds (smoke tests)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same model")
+    train.add_argument("--corpus", metavar="DIR", help="essay: a folder of .txt/.md essays to learn a style from")
+    train.add_argument("--name", help="essay: the style's name for --corpus (letters, digits, - and _)")
 
     evaluate = sub.add_parser("eval", help="measure a service's model on held-out data",
                               description="Quality figures of the current model next to a simple baseline "
                                           "measured on the same held-out data.")
-    evaluate.add_argument("service", help="a service name (digits)")
+    evaluate.add_argument("service", help="a service name (digits, tone, essay)")
+    evaluate.add_argument("--style", help="essay: which style's model (default: sotu)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--photos", type=int, default=500,
                           help="digits: how many photo-like renderings to read end to end (default 500, 0 skips)")
@@ -55,6 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     tone.add_argument("text", nargs="?", help="the message (quote it)")
     tone.add_argument("--file", help="a UTF-8 file with one message per line")
     tone.add_argument("--json", action="store_true", help="one JSON line per message on stdout")
+    essay = sub.add_parser("essay", help="write an essay on a topic",
+                           description="Write an essay with the LSTM trained on example essays: a title, an "
+                                       "introduction, body paragraphs and a conclusion.")
+    essay.add_argument("topic", help="what the essay is about (quote it)")
+    essay.add_argument("--words", type=int, default=400, help="length in words, 100-1500 (default 400)")
+    essay.add_argument("--seed", type=int, default=0, help="same seed, same essay (default 0)")
+    essay.add_argument("--style", default="sotu", help="which trained style (default sotu)")
+    essay.add_argument("--temperature", type=float, default=0.8, help="0.2-1.5 (default 0.8)")
+    essay.add_argument("--top-p", type=float, default=0.92, help="0.5-1.0 (default 0.92)")
+    essay.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -68,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mlbot: cannot write to MLBOT_HOME {home.root}: {exc}", file=sys.stderr)
         return 2
     handler = {"console": _console, "run": _run, "train": _train, "eval": _eval, "digit": _digit,
-               "tone": _tone}[args.command]
+               "tone": _tone, "essay": _essay}[args.command]
     try:
         return handler(args, home)
     except KeyboardInterrupt:
@@ -135,6 +148,7 @@ def _run(args, home: ModelHome) -> int:
 
 
 def _train(args, home: ModelHome) -> int:
+    from ml.errors import UserFacingError
     from ml.progress import Progress
     from ml.runtime import cap_torch_threads
     from ml.services import SERVICES, find_service
@@ -143,15 +157,23 @@ def _train(args, home: ModelHome) -> int:
         specs = list(SERVICES.values()) if args.service == "all" else [find_service(args.service)]
     except KeyError as exc:
         return _fail(exc.args[0])
+    options = {}
+    if getattr(args, "corpus", None):
+        if [s.name for s in specs] != ["essay"] or not args.name:
+            return _fail("--corpus DIR goes with `train essay` and needs --name NAME for the style")
+        options = {"corpus": args.corpus, "name": args.name}
     cap_torch_threads()
     for spec in specs:
         progress = Progress(spec.name, spec.progress_weights, bars=True)
         try:
-            ref = spec.train(home, args.quick, progress, seed=args.seed)
+            ref = spec.train(home, args.quick, progress, seed=args.seed, **options)
         except KeyboardInterrupt:
             progress.close()
             print(f"\nmlbot: training {spec.name} interrupted; run the same command to resume", file=sys.stderr)
             return 130
+        except UserFacingError as exc:
+            progress.close()
+            return _fail(str(exc))
         progress.close()
         card = ref.card
         print(f"{spec.name}: published {ref.version} in {card['training']['seconds']} s -> {ref.path}")
@@ -170,7 +192,7 @@ def _eval(args, home: ModelHome) -> int:
         return _fail(exc.args[0])
     cap_torch_threads()
     try:
-        result = spec.evaluate(home, photos=args.photos)
+        result = spec.evaluate(home, photos=args.photos, style=args.style)
     except UserFacingError as exc:
         return _fail(str(exc))
     if args.json:
@@ -273,5 +295,35 @@ def _print_digit_reply(path: str, reply, as_json: bool) -> None:
         print(f"{path}: {reply.text}  [top 3: {reply.fields[0][1]}]", flush=True)
 
 
+def _essay(args, home: ModelHome) -> int:
+    from bot.commands import CommandContext, run_command
+
+    async def write() -> int:
+        app, start = _open_app(home)
+        await start()
+        try:
+            ctx = CommandContext(app, "cli", "local")
+            reply = await run_command("essay", ctx, topic=args.topic, words=args.words, style=args.style,
+                                      seed=args.seed, temperature=args.temperature, top_p=args.top_p)
+        finally:
+            await app.close()
+        if reply.is_error:
+            return _fail(reply.text)
+        d = reply.data
+        if args.json:
+            print(json.dumps({"title": d["title"], "essay": d["essay"], "words": d["words"],
+                              "longest_copied_run": d["longest_copied_run"], "model_version": d["model_version"],
+                              "seed": d["seed"], "style": d["style"], "seconds": d["seconds"],
+                              "tokens": d["tokens"]}, ensure_ascii=False))
+        else:
+            print(d["markdown"])
+            print(f"({d['words']} words; longest run copied from the corpus: {d['longest_copied_run']} words; "
+                  f"model {d['model_version']})")
+        return 0
+
+    return asyncio.run(write())
+
+
 if __name__ == "__main__":
     sys.exit(main())
+

@@ -34,6 +34,9 @@ class Console:
     def say(self, text: str) -> None:
         print(text, file=self.stdout, flush=True)
 
+    async def _progress(self, message: str) -> None:
+        self.say(f"  ({message})")
+
     def _setup_line_editing(self) -> None:
         try:
             import readline
@@ -116,7 +119,7 @@ class Console:
         cmd = REGISTRY.get(name)
         if cmd is None or "console" not in cmd.adapters:
             return f"unknown command /{name} (try /help)"
-        ctx = CommandContext(self.app, "console", "local")
+        ctx = CommandContext(self.app, "console", "local", progress=self._progress if self.interactive else None)
         try:
             calls = bind_arguments(cmd, rest)
         except InputError as exc:

@@ -18,6 +18,7 @@ import logging
 import os
 import shlex
 import signal
+import time
 from typing import Any
 
 import discord
@@ -39,7 +40,8 @@ ATTACHMENT_TIMEOUT = 30.0
 SHUTDOWN_GRACE = 30.0
 WATCH_EMOJI = "\N{GRIMACING FACE}"
 RETRY_SLASH_ONLY = object()  # DiscordRunner: reconnect without the Message Content intent
-_ANNOTATIONS = {OptionKind.TEXT: str, OptionKind.INTEGER: int, OptionKind.ATTACHMENT: discord.Attachment}
+_ANNOTATIONS = {OptionKind.TEXT: str, OptionKind.INTEGER: int, OptionKind.NUMBER: float,
+                OptionKind.ATTACHMENT: discord.Attachment}
 
 
 def point_at_endpoints(api_base: str | None = None, gateway_url: str | None = None) -> None:
@@ -134,12 +136,17 @@ class MlBotClient(discord.Client):
             arguments = {name: attachment_input(v) if isinstance(v, discord.Attachment) else v
                          for name, v in values.items() if v is not None}
             permissions = interaction.permissions
+            progress = ProgressMessage(interaction)
             ctx = CommandContext(self.app, "discord", str(interaction.user.id),
                                  str(interaction.guild_id) if interaction.guild_id else None,
                                  can_manage_server=bool(interaction.guild_id and permissions.manage_guild),
-                                 channel_id=str(interaction.channel_id) if interaction.channel_id else None)
+                                 channel_id=str(interaction.channel_id) if interaction.channel_id else None,
+                                 progress=progress.update)
             reply = await run_command(cmd.name, ctx, **arguments)
+            progress.finished = True
             await self.send_interaction_reply(interaction, reply, deferred_ephemeral=cmd.ephemeral)
+            if progress.shown:  # the answer came as a new message; the progress line has done its job
+                await interaction.delete_original_response()
         except discord.HTTPException as exc:
             log.warning("could not answer /%s: %s %s", cmd.name, exc.status, exc.text)
         finally:
@@ -312,6 +319,27 @@ def tone_context_menu(client: MlBotClient) -> app_commands.ContextMenu:
     return app_commands.ContextMenu(name="Check tone", callback=check_tone)
 
 
+class ProgressMessage:
+    """Shows a long command's progress in its "thinking" message, edited at most about once
+    a second (Discord rate-limits message edits)."""
+
+    INTERVAL = 1.0
+
+    def __init__(self, interaction: discord.Interaction):
+        self.interaction = interaction
+        self.shown = False
+        self.finished = False
+        self._last = float("-inf")
+
+    async def update(self, message: str) -> None:
+        now = time.monotonic()
+        if self.finished or now - self._last < self.INTERVAL:
+            return
+        self._last = now
+        self.shown = True
+        await self.interaction.edit_original_response(content=message[:2000])
+
+
 def _slash_command(client: MlBotClient, cmd: Command) -> app_commands.Command:
     async def callback(interaction: discord.Interaction, **values: Any) -> None:
         await client.handle_interaction(cmd, interaction, values)
@@ -320,8 +348,9 @@ def _slash_command(client: MlBotClient, cmd: Command) -> app_commands.Command:
                                     annotation=discord.Interaction)]
     for option in cmd.options:
         annotation: Any = _ANNOTATIONS[option.kind]
-        if option.kind is OptionKind.INTEGER and (option.min_value is not None or option.max_value is not None):
-            annotation = app_commands.Range[int, option.min_value, option.max_value]
+        if option.kind in (OptionKind.INTEGER, OptionKind.NUMBER) and (
+                option.min_value is not None or option.max_value is not None):
+            annotation = app_commands.Range[annotation, option.min_value, option.max_value]
         elif option.kind is OptionKind.TEXT and option.max_length:
             annotation = app_commands.Range[str, 1, option.max_length]
         parameters.append(inspect.Parameter(

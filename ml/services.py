@@ -9,6 +9,7 @@ from ml.home import ModelHome, ModelRef
 from ml.progress import Progress
 from ml.digits import PROGRESS_WEIGHTS as DIGIT_WEIGHTS
 from ml.tone import PROGRESS_WEIGHTS as TONE_WEIGHTS
+from ml.essay import PROGRESS_WEIGHTS as ESSAY_WEIGHTS
 
 
 @dataclass
@@ -16,13 +17,13 @@ class ServiceSpec:
     name: str
     title: str
     expected_minutes: float
-    train: Callable[[ModelHome, bool, Progress], ModelRef]
+    train: Callable[..., ModelRef]  # (home, quick, progress, seed=0, **options)
     evaluate: Callable[..., dict[str, Any]]
     progress_weights: dict[str, float] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
 
 
-def _train_digits(home: ModelHome, quick: bool, progress: Progress, seed: int = 0) -> ModelRef:
+def _train_digits(home: ModelHome, quick: bool, progress: Progress, seed: int = 0, **_: Any) -> ModelRef:
     from ml.digits.train import TrainConfig, train_digits
 
     config = TrainConfig.quick() if quick else TrainConfig()
@@ -36,7 +37,7 @@ def _evaluate_digits(home: ModelHome, **options: Any) -> dict[str, Any]:
     return evaluate_digits(home, photos=options.get("photos", 500))
 
 
-def _train_tone(home: ModelHome, quick: bool, progress: Progress, seed: int = 0) -> ModelRef:
+def _train_tone(home: ModelHome, quick: bool, progress: Progress, seed: int = 0, **_: Any) -> ModelRef:
     from ml.tone.train import ToneTrainConfig, train_tone
 
     config = ToneTrainConfig.quick() if quick else ToneTrainConfig()
@@ -48,6 +49,23 @@ def _evaluate_tone(home: ModelHome, **options: Any) -> dict[str, Any]:
     from ml.tone.evaluate import evaluate_tone
 
     return evaluate_tone(home)
+
+
+def _train_essay(home: ModelHome, quick: bool, progress: Progress, seed: int = 0, corpus: str | None = None,
+                 name: str | None = None, **_: Any) -> ModelRef:
+    from ml.essay.train import EssayTrainConfig, train_essay
+
+    config = EssayTrainConfig.quick() if quick else EssayTrainConfig()
+    config.seed = seed
+    if corpus:
+        config.corpus, config.style = corpus, name or ""
+    return train_essay(home, config, progress)
+
+
+def _evaluate_essay(home: ModelHome, **options: Any) -> dict[str, Any]:
+    from ml.essay.evaluate import evaluate_essay
+
+    return evaluate_essay(home, options.get("style"))
 
 
 SERVICES: dict[str, ServiceSpec] = {
@@ -67,6 +85,14 @@ SERVICES: dict[str, ServiceSpec] = {
         train=_train_tone,
         evaluate=_evaluate_tone,
         progress_weights=TONE_WEIGHTS,
+    ),
+    "essay": ServiceSpec(
+        name="essay",
+        title="essay writer",
+        expected_minutes=19,
+        train=_train_essay,
+        evaluate=_evaluate_essay,
+        progress_weights=ESSAY_WEIGHTS,
     ),
 }
 

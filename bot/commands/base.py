@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 class OptionKind(enum.Enum):
     TEXT = "text"
     INTEGER = "integer"
+    NUMBER = "number"  # a decimal number (Discord's float option)
     ATTACHMENT = "attachment"
 
 
@@ -30,8 +31,8 @@ class Option:
     kind: OptionKind
     description: str
     required: bool = True
-    min_value: int | None = None
-    max_value: int | None = None
+    min_value: int | float | None = None
+    max_value: int | float | None = None
     max_length: int | None = None
 
 
@@ -55,6 +56,16 @@ class CommandContext:
     guild_id: str | None = None      # None in DMs, the console and the CLI
     can_manage_server: bool = False  # Discord's Manage Server permission in this server
     channel_id: str | None = None    # where the command was used (Discord)
+    # Adapters that can show a command's progress (Discord edits its "thinking" message,
+    # the console prints a line) set this; handlers call ctx.report(...) and need not care.
+    progress: Callable[[str], Awaitable[None]] | None = None
+
+    async def report(self, message: str) -> None:
+        if self.progress is not None:
+            try:
+                await self.progress(message)
+            except Exception:  # progress is a courtesy: never let it fail the command
+                log.debug("progress update failed", exc_info=True)
 
 
 Handler = Callable[..., Awaitable[Reply]]
@@ -126,7 +137,7 @@ def check_option_bounds(cmd: Command, arguments: dict[str, Any]) -> None:
         value = arguments.get(option.name)
         if value is None:
             continue
-        if option.kind is OptionKind.INTEGER:
+        if option.kind in (OptionKind.INTEGER, OptionKind.NUMBER):
             low, high = option.min_value, option.max_value
             if (low is not None and value < low) or (high is not None and value > high):
                 raise InputError(f"<{option.name}> must be between {low} and {high}")

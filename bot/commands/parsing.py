@@ -56,6 +56,11 @@ def bind_arguments(cmd: Command, words: list[str], attachments: list[InputFile] 
                 values[option.name] = int(raw)
             except ValueError:
                 raise InputError(f"<{option.name}> must be a whole number") from None
+        elif option.kind is OptionKind.NUMBER:
+            try:
+                values[option.name] = float(raw)
+            except ValueError:
+                raise InputError(f"<{option.name}> must be a number, such as 0.8") from None
         else:
             values[option.name] = raw
     return [values]

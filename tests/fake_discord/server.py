@@ -78,6 +78,7 @@ class InteractionRecord:
     ephemeral: bool = False
     original: SentMessage | None = None
     original_deleted: bool = False
+    original_edits: list[tuple[float, str]] = field(default_factory=list)  # (monotonic time, content)
     followups: list[SentMessage] = field(default_factory=list)
     replied: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -252,7 +253,8 @@ class FakeDiscord:
             resolved[attachment["id"]] = attachment
             option_list.append({"name": option_name, "type": 11, "value": attachment["id"]})
         for option_name, value in (options or {}).items():
-            kind = 4 if isinstance(value, int) and not isinstance(value, bool) else 5 if isinstance(value, bool) else 3
+            kind = (5 if isinstance(value, bool) else 4 if isinstance(value, int) else 10 if isinstance(value, float)
+                    else 3)
             option_list.append({"name": option_name, "type": kind, "value": value})
         if subcommand:
             option_list = [{"name": subcommand, "type": 1, "options": option_list}]
@@ -555,6 +557,7 @@ class FakeDiscord:
                                 record.id)
         sent.ephemeral = record.ephemeral
         record.original = sent
+        record.original_edits.append((time.monotonic(), payload.get("content") or ""))
         record.replied.set()
         return json_response(sent.payload)
 

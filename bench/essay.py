@@ -1,0 +1,66 @@
+"""Essay writer benchmark -> JSON: generation speed (tokens/s) and time for a 500-word essay,
+with the plagiarism guard on, over several topics and seeds; peak RSS.
+
+    python bench/essay.py        (needs an essay model in MLBOT_HOME: `mlbot train essay`)
+"""
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.digits import machine  # noqa: E402
+from ml.essay.generate import EssayWriter  # noqa: E402
+from ml.essay.request import EssayRequest  # noqa: E402
+from ml.essay.store import load_published  # noqa: E402
+from ml.home import ModelHome  # noqa: E402
+from ml.runtime import cap_torch_threads  # noqa: E402
+
+TOPICS = ["the future of farming", "education and opportunity", "our national parks", "trade with other nations",
+          "the cost of health care"]
+
+
+def main() -> None:
+    threads = cap_torch_threads()
+    started = time.perf_counter()
+    writer = EssayWriter(load_published(ModelHome()))
+    load_seconds = time.perf_counter() - started
+    writer.write(EssayRequest("warm up", words=100))
+    runs = []
+    for words in (500, 1000):
+        for seed, topic in enumerate(TOPICS):
+            start = time.perf_counter()
+            essay = writer.write(EssayRequest(topic, words=words, seed=seed))
+            seconds = time.perf_counter() - start
+            runs.append({"words_asked": words, "words": essay.words, "seconds": seconds, "tokens": essay.tokens,
+                         "paragraphs": len(essay.paragraphs), "longest_copied_run": essay.longest_copied_run,
+                         "resampled_sentences": essay.resampled_sentences, "topic_mentions": essay.topic_mentions})
+    five_hundred = [r for r in runs if r["words_asked"] == 500]
+    result = {
+        "benchmark": "essay",
+        "machine": machine(),
+        "torch_threads": threads,
+        "model_version": writer.published.version,
+        "load_seconds": round(load_seconds, 2),
+        "essay_500_words_seconds": {"p50": round(float(np.median([r["seconds"] for r in five_hundred])), 2),
+                                    "max": round(max(r["seconds"] for r in five_hundred), 2)},
+        # kept tokens per second of writing; candidates and resampled sentences cost extra work
+        "tokens_per_second": round(sum(r["tokens"] for r in runs) / sum(r["seconds"] for r in runs), 1),
+        "length_error_max": round(max(abs(r["words"] - r["words_asked"]) / r["words_asked"] for r in runs), 3),
+        "longest_copied_run_max": max(r["longest_copied_run"] for r in runs),
+        "runs": [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in runs],
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    text = json.dumps(result, indent=2)
+    (Path(__file__).parent / "results" / "essay.json").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The essay writer as the bot uses it: one loaded model per style, essays cached by
+(topic, length, style, seed, sampling options, model version), writing off the loop with
+progress reported back to the command."""
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+from bot.model_slot import ModelSlot
+from ml.errors import InputError
+from ml.essay import DEFAULT_STYLE, PIPELINE_VERSION, SERVICE
+from ml.essay.styles import known_styles, service_for_style
+from ml.home import ModelRef
+from storage import cache_key
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from ml.essay.generate import EssayWriter
+    from ml.essay.request import EssayRequest
+
+Progress = Callable[[str], Awaitable[None]]
+
+
+class EssayService:
+    name = SERVICE
+
+    def __init__(self, app: "App"):
+        self.app = app
+        self._slots: dict[str, ModelSlot["EssayWriter"]] = {}
+
+    def styles(self) -> list[str]:
+        return known_styles(self.app.home)
+
+    def _slot(self, style: str) -> ModelSlot["EssayWriter"]:
+        if style != DEFAULT_STYLE and style not in self.styles():
+            known = ", ".join(self.styles()) or "none yet"
+            raise InputError(f"unknown style {style!r}; known styles: {known}")
+        if style not in self._slots:
+            how = ("the essay model is not built yet: run `mlbot train essay` (about 19 min)"
+                   if style == DEFAULT_STYLE else f"style {style!r} has no model")
+            self._slots[style] = ModelSlot(self.app, service_for_style(style), _load_writer, how)
+        return self._slots[style]
+
+    async def write(self, request: "EssayRequest", style: str, user_key: str | None,
+                    progress: Progress | None = None) -> tuple[dict, bool]:
+        """(result, served from cache?)."""
+        request = request.validate()  # one-line errors before any model is loaded
+        writer = await self._slot(style).get()
+        version = writer.published.version
+        options = {"words": request.words, "seed": request.seed, "temperature": request.temperature,
+                   "top_p": request.top_p, "style": style, "pipeline": PIPELINE_VERSION}
+        key = cache_key(SERVICE, version, request.topic, options)
+        cached = await self.app.cache.get(key, user_key)
+        if cached is not None:
+            return cached.result, True
+        on_paragraph = _thread_safe_progress(progress) if progress else None
+        essay = await self.app.runtime(SERVICE).run(key, writer.write, request, on_paragraph)
+        result = {**essay.as_json(), "style": style, "markdown": essay.markdown()}
+        await self.app.cache.put(key, SERVICE, version, result, None, user_key)
+        return result, False
+
+
+def _thread_safe_progress(progress: Progress) -> Callable[[int, int], None]:
+    """A callback the writer can call from its worker thread; the report runs on the loop."""
+    loop = asyncio.get_running_loop()
+
+    def on_paragraph(done: int, total: int) -> None:
+        message = f"Writing... paragraph {done} of {total} done"
+        loop.call_soon_threadsafe(lambda: loop.create_task(progress(message)))
+
+    return on_paragraph
+
+
+def _load_writer(ref: ModelRef) -> "EssayWriter":
+    from ml.essay.generate import EssayWriter
+    from ml.essay.store import PublishedEssayModel
+
+    return EssayWriter(PublishedEssayModel(ref))
