@@ -9,6 +9,7 @@ import time
 from bot.digit_service import DigitService
 from bot.tone_service import ToneService
 from bot.essay_service import EssayService
+from bot.track_service import TrackService
 from bot.training import BackgroundTrainer
 from bot.users import load_or_create_secret, user_key
 from ml.home import ModelHome
@@ -38,6 +39,7 @@ class App:
         self.digits = DigitService(self)
         self.tone = ToneService(self)
         self.essays = EssayService(self)
+        self.tracks = TrackService(self)
         self._runtimes: dict[str, ServiceRuntime] = {}
         self._secret: bytes | None = None
         self.started_at = time.time()

@@ -68,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     essay.add_argument("--temperature", type=float, default=0.8, help="0.2-1.5 (default 0.8)")
     essay.add_argument("--top-p", type=float, default=0.92, help="0.5-1.0 (default 0.92)")
     essay.add_argument("--json", action="store_true", help="print one JSON object")
+    track = sub.add_parser("track", help="compose a music clip with the GAN (audio + MIDI)",
+                           description="Compose a clip; writes the audio to --out and the MIDI next to it (.mid).")
+    track.add_argument("--seed", type=int, default=0, help="same seed, same track (default 0)")
+    track.add_argument("--seconds", type=int, default=30, help="length, 10-60 s (default 30)")
+    track.add_argument("--instrument", default="piano", help="piano, organ, strings, flute, guitar, choir, chiptune")
+    track.add_argument("--tempo", type=int, default=100, help="beats per minute, 40-200 (default 100)")
+    track.add_argument("--out", default="track", help="audio file path; the extension is set to the format written "
+                                                       "(.ogg with ffmpeg, else .wav)")
+    track.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -81,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mlbot: cannot write to MLBOT_HOME {home.root}: {exc}", file=sys.stderr)
         return 2
     handler = {"console": _console, "run": _run, "train": _train, "eval": _eval, "digit": _digit,
-               "tone": _tone, "essay": _essay}[args.command]
+               "tone": _tone, "essay": _essay,
+               "track": _track}[args.command]
     try:
         return handler(args, home)
     except KeyboardInterrupt:
@@ -322,6 +332,41 @@ def _essay(args, home: ModelHome) -> int:
         return 0
 
     return asyncio.run(write())
+
+
+
+def _track(args, home: ModelHome) -> int:
+    from pathlib import Path
+
+    from bot.commands import CommandContext, run_command
+
+    async def compose() -> int:
+        app, start = _open_app(home)
+        await start()
+        try:
+            reply = await run_command("track", CommandContext(app, "cli", "local"), seed=args.seed,
+                                      seconds=args.seconds, instrument=args.instrument, tempo=args.tempo)
+        finally:
+            await app.close()
+        if reply.is_error:
+            return _fail(reply.text)
+        audio_file, midi_file = reply.files
+        out = Path(args.out)
+        audio_path = out.with_suffix("." + audio_file.filename.rsplit(".", 1)[-1])
+        midi_path = out.with_suffix(".mid")
+        try:
+            audio_path.parent.mkdir(parents=True, exist_ok=True)
+            audio_path.write_bytes(audio_file.data)
+            midi_path.write_bytes(midi_file.data)
+        except OSError as exc:
+            return _fail(f"cannot write {out}: {exc.strerror}")
+        d = reply.data
+        result = {"audio": str(audio_path), "midi": str(midi_path), "seconds": d["seconds"], "seed": d["seed"],
+                  "metrics": d["metrics"], "title": d["title"], "model_version": d["model_version"]}
+        print(json.dumps(result) if args.json else f"{d['title']}: {audio_path} and {midi_path}")
+        return 0
+
+    return asyncio.run(compose())
 
 
 if __name__ == "__main__":

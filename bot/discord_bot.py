@@ -28,6 +28,7 @@ from discord import app_commands
 from bot.app import App
 from bot.commands import GROUP_DESCRIPTIONS, REGISTRY, Command, CommandContext, InputFile, OptionKind, run_command
 from bot.commands.parsing import bind_arguments, resolve_command_name
+from bot.daily_track import ChannelUnavailable, DailyTrackScheduler
 from bot.discord_render import DEFAULT_FILE_LIMIT, render
 from bot.reply import Reply
 from bot.commands.config import watch_key
@@ -41,7 +42,7 @@ SHUTDOWN_GRACE = 30.0
 WATCH_EMOJI = "\N{GRIMACING FACE}"
 RETRY_SLASH_ONLY = object()  # DiscordRunner: reconnect without the Message Content intent
 _ANNOTATIONS = {OptionKind.TEXT: str, OptionKind.INTEGER: int, OptionKind.NUMBER: float,
-                OptionKind.ATTACHMENT: discord.Attachment}
+                OptionKind.ATTACHMENT: discord.Attachment, OptionKind.CHANNEL: app_commands.AppCommandChannel}
 
 
 def point_at_endpoints(api_base: str | None = None, gateway_url: str | None = None) -> None:
@@ -88,6 +89,9 @@ class MlBotClient(discord.Client):
         self.tree.add_command(tone_context_menu(self))
         self.inflight: set[asyncio.Task] = set()
         self.stopping = False
+        self.schedule_stop = asyncio.Event()
+        self.scheduler_task: asyncio.Task | None = None
+        self.scheduler = DailyTrackScheduler(app, self.post_to_channel)
 
     # ----- start-up --------------------------------------------------------------------
     async def setup_hook(self) -> None:
@@ -120,6 +124,39 @@ class MlBotClient(discord.Client):
 
     async def on_ready(self) -> None:
         log.info("connected to Discord as %s (id %s) in %d server(s)", self.user, self.user.id, len(self.guilds))
+        if self.scheduler_task is None:  # on_ready fires again after reconnects
+            self.scheduler_task = asyncio.create_task(self.scheduler.run(self.schedule_stop))
+
+    # ----- posting on its own (the daily track) ----------------------------------------
+    async def channel_problem(self, channel_id: str) -> str | None:
+        """Why the bot cannot post files in a channel, or None if it can."""
+        channel = self.get_channel(int(channel_id))
+        if channel is None or not hasattr(channel, "send") or getattr(channel, "guild", None) is None:
+            return "I cannot see that channel: pick a text channel in this server that I can read"
+        permissions = channel.permissions_for(channel.guild.me)
+        missing = [name for name, ok in (("View Channel", permissions.view_channel),
+                                         ("Send Messages", permissions.send_messages),
+                                         ("Attach Files", permissions.attach_files)) if not ok]
+        if missing:
+            return f"I cannot post in #{channel.name}: give me {', '.join(missing)} there, or pick another channel"
+        return None
+
+    async def post_to_channel(self, channel_id: str, reply: Reply) -> str:
+        """Post a reply in a channel; returns the first message's id."""
+        channel = self.get_channel(int(channel_id))
+        problem = await self.channel_problem(channel_id)
+        if problem:
+            raise ChannelUnavailable(problem)
+        first = None
+        try:
+            for message in render(reply, DEFAULT_FILE_LIMIT).messages:
+                sent = await channel.send(**{k: v for k, v in message.items() if v or k == "content"})
+                first = first or sent
+        except (discord.Forbidden, discord.NotFound) as exc:
+            if first is None:  # nothing went out: a clear failure, not an unknown one
+                raise ChannelUnavailable(f"Discord refused the post: {exc.status} {exc.text}") from exc
+            raise
+        return str(first.id)
 
     async def on_resumed(self) -> None:
         log.info("gateway session resumed")
@@ -133,15 +170,14 @@ class MlBotClient(discord.Client):
                 await interaction.response.send_message("mlbot is restarting; try again in a minute.", ephemeral=True)
                 return
             await interaction.response.defer(thinking=True, ephemeral=cmd.ephemeral)
-            arguments = {name: attachment_input(v) if isinstance(v, discord.Attachment) else v
-                         for name, v in values.items() if v is not None}
+            arguments = {name: _option_value(v) for name, v in values.items() if v is not None}
             permissions = interaction.permissions
             progress = ProgressMessage(interaction)
             ctx = CommandContext(self.app, "discord", str(interaction.user.id),
                                  str(interaction.guild_id) if interaction.guild_id else None,
                                  can_manage_server=bool(interaction.guild_id and permissions.manage_guild),
                                  channel_id=str(interaction.channel_id) if interaction.channel_id else None,
-                                 progress=progress.update)
+                                 progress=progress.update, channel_problem=self.channel_problem)
             reply = await run_command(cmd.name, ctx, **arguments)
             progress.finished = True
             await self.send_interaction_reply(interaction, reply, deferred_ephemeral=cmd.ephemeral)
@@ -262,6 +298,9 @@ class MlBotClient(discord.Client):
     async def drain(self, timeout: float = SHUTDOWN_GRACE) -> None:
         """Stop taking new work and let what is in flight finish (or time out)."""
         self.stopping = True
+        self.schedule_stop.set()
+        if self.scheduler_task is not None:
+            self.inflight.add(self.scheduler_task)  # a post being sent is finished, not cut
         pending = [t for t in self.inflight if not t.done()]
         if pending:
             log.info("waiting for %d command(s) in flight", len(pending))
@@ -317,6 +356,15 @@ def tone_context_menu(client: MlBotClient) -> app_commands.ContextMenu:
             client.inflight.discard(task)
 
     return app_commands.ContextMenu(name="Check tone", callback=check_tone)
+
+
+def _option_value(value: Any) -> Any:
+    """Discord's option objects as the command layer takes them."""
+    if isinstance(value, discord.Attachment):
+        return attachment_input(value)
+    if isinstance(value, (app_commands.AppCommandChannel, app_commands.AppCommandThread)):
+        return str(value.id)
+    return value
 
 
 class ProgressMessage:

@@ -70,4 +70,29 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        5,
+        "daily track: one schedule per server, and one claim per server and local day",
+        """
+        CREATE TABLE daily_track_schedules (
+            guild_id   TEXT PRIMARY KEY,
+            channel_id TEXT NOT NULL,
+            post_time  TEXT NOT NULL,
+            timezone   TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE daily_track_posts (
+            guild_id     TEXT NOT NULL,
+            day          TEXT NOT NULL,
+            state        TEXT NOT NULL,
+            seed         INTEGER NOT NULL,
+            claimed_at   REAL NOT NULL,
+            claimed_by   TEXT,
+            completed_at REAL,
+            message_id   TEXT,
+            detail       TEXT,
+            PRIMARY KEY (guild_id, day)
+        );
+        """,
+    ),
 ]

@@ -7,5 +7,6 @@ from bot.commands import general as _general  # noqa: F401  (registers /help, /a
 from bot.commands import config as _config  # noqa: F401  (registers /config ...)
 from bot.commands import tone as _tone  # noqa: F401  (registers /tone)
 from bot.commands import essay as _essay  # noqa: F401  (registers /essay)
+from bot.commands import track as _track  # noqa: F401  (registers /track)
 
 __all__ = ["GROUP_DESCRIPTIONS", "REGISTRY", "Command", "CommandContext", "InputFile", "Option", "OptionKind", "run_command"]

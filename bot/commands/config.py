@@ -20,6 +20,11 @@ async def config_show(ctx: CommandContext) -> Reply:
     fields = [("cooldown per user", f"{settings['cooldown_seconds']} s"),
               ("model commands per minute (server)", settings["server_per_minute"]),
               ("prefix", settings["prefix"])]
+    from storage.daily_tracks import DailyTrackStore
+
+    schedule = await DailyTrackStore(ctx.app.db).schedule(ctx.guild_id)
+    fields.append(("daily track", f"{schedule.post_time} {schedule.timezone} in <#{schedule.channel_id}>"
+                   if schedule else "off"))
     return Reply(title="Server settings", fields=fields, data=settings)
 
 
@@ -72,3 +77,54 @@ async def config_tone_watch(ctx: CommandContext, state: str, threshold: int | No
     await ctx.app.settings.set_extra(ctx.guild_id, watch_key(ctx.channel_id), str(threshold))
     return Reply(text=f"Tone watch is on in this channel: messages that read at least {threshold}% "
                       "passive-aggressive get a reaction. Message text is never stored, only a hash and the score.")
+
+
+@command("config daily-track", "Post a GAN-composed track every day at a set time (time: off stops it)",
+         [Option("time", OptionKind.TEXT, "HH:MM in 24-hour time, or off", max_length=5),
+          Option("channel", OptionKind.CHANNEL, "Where to post (default: this channel)", required=False),
+          Option("timezone", OptionKind.TEXT, "An IANA time zone such as Europe/Paris (default UTC)",
+                 required=False, max_length=64)],
+         ephemeral=True, manage_server=True)
+async def config_daily_track(ctx: CommandContext, time: str, channel: str | None = None,
+                             timezone: str = "UTC") -> Reply:
+    from storage.daily_tracks import DailyTrackStore
+
+    store = DailyTrackStore(ctx.app.db)
+    if time.strip().lower() == "off":
+        removed = await store.remove_schedule(ctx.guild_id)
+        return Reply(text="The daily track is off." if removed else "There was no daily track to turn off.")
+    post_time = parse_clock_time(time)
+    zone = parse_timezone(timezone)
+    channel_id = channel or ctx.channel_id
+    if channel_id is None:
+        raise InputError("name a channel for the daily track")
+    if ctx.channel_problem is not None:
+        problem = await ctx.channel_problem(channel_id)
+        if problem:
+            raise InputError(problem)
+    await store.set_schedule(ctx.guild_id, channel_id, post_time, zone)
+    return Reply(text=f"Every day at {post_time} ({zone}) I will post a new track in <#{channel_id}>. "
+                      "`/config daily-track time:off` stops it.")
+
+
+def parse_clock_time(text: str) -> str:
+    import re
+
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", text)
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise InputError(f"time must be HH:MM in 24-hour time, such as 09:30 or 18:00 (not {text.strip()[:20]!r})")
+    return f"{int(match[1]):02d}:{match[2]}"
+
+
+def parse_timezone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = name.strip()
+    try:
+        if not name or name.startswith(("/", ".")):
+            raise ValueError
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"unknown time zone {name[:64]!r}: use an IANA name such as Europe/Paris or "
+                         "America/New_York") from None
+    return name

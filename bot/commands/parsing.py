@@ -56,6 +56,11 @@ def bind_arguments(cmd: Command, words: list[str], attachments: list[InputFile] 
                 values[option.name] = int(raw)
             except ValueError:
                 raise InputError(f"<{option.name}> must be a whole number") from None
+        elif option.kind is OptionKind.CHANNEL:
+            channel_id = raw.removeprefix("<#").removesuffix(">")
+            if not channel_id.isdigit():
+                raise InputError(f"<{option.name}> must be a channel, such as #general")
+            values[option.name] = channel_id
         elif option.kind is OptionKind.NUMBER:
             try:
                 values[option.name] = float(raw)
