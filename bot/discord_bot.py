@@ -19,7 +19,7 @@ import os
 import shlex
 import signal
 import time
-from typing import Any
+from typing import Any, Callable
 
 import discord
 import yarl
@@ -28,7 +28,7 @@ from discord import app_commands
 from bot.app import App
 from bot.commands import GROUP_DESCRIPTIONS, REGISTRY, Command, CommandContext, InputFile, OptionKind, run_command
 from bot.commands.parsing import bind_arguments, resolve_command_name
-from bot.daily_track import ChannelUnavailable, DailyTrackScheduler
+from bot.daily_track import ChannelUnavailable, DailyTrackScheduler, utc_now
 from bot.discord_render import DEFAULT_FILE_LIMIT, render
 from bot.reply import Reply
 from bot.commands.config import watch_key
@@ -76,7 +76,8 @@ def attachment_input(attachment: discord.Attachment) -> InputFile:
 
 
 class MlBotClient(discord.Client):
-    def __init__(self, app: App, intents: discord.Intents, guild_ids: list[int] | None = None, **options: Any):
+    def __init__(self, app: App, intents: discord.Intents, guild_ids: list[int] | None = None,
+                 schedule_clock: Callable[[], Any] | None = None, schedule_interval: float = 30.0, **options: Any):
         # mlbot does no voice: skip discord.py's warnings about voice libraries.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(intents=intents, **options)
@@ -91,7 +92,9 @@ class MlBotClient(discord.Client):
         self.stopping = False
         self.schedule_stop = asyncio.Event()
         self.scheduler_task: asyncio.Task | None = None
-        self.scheduler = DailyTrackScheduler(app, self.post_to_channel)
+        # Tests give the daily-track scheduler their own clock and a short interval.
+        self.scheduler = DailyTrackScheduler(app, self.post_to_channel, clock=schedule_clock or utc_now,
+                                             interval=schedule_interval)
 
     # ----- start-up --------------------------------------------------------------------
     async def setup_hook(self) -> None:

@@ -67,6 +67,16 @@ class SentMessage:
         return "\n".join(part for part in parts if part)
 
 
+@dataclass(frozen=True)
+class Channel:
+    """A channel option's value in run_slash: `{"channel": Channel(fake.channel_id, "general")}`."""
+    id: str
+    name: str
+
+
+SEND_MESSAGES = 1 << 11
+
+
 @dataclass
 class InteractionRecord:
     id: str
@@ -116,6 +126,8 @@ class FakeDiscord:
         self.bot_user = p.user(self.app_id, "mlbot", bot=True)
         self.guild_id = p.snowflake()
         self.channel_id = p.snowflake()
+        # A channel where @everyone (the bot too) may read but not send: Discord answers 403.
+        self.readonly_channel_id = p.snowflake()
         self.users: dict[str, dict] = {}
         self.permissions: dict[str, int] = {}
         self.dm_channels: dict[str, dict] = {}
@@ -206,7 +218,9 @@ class FakeDiscord:
         return p.member(user_payload, self.permissions.get(user_payload["id"], p.BASIC_MEMBER_PERMISSIONS))
 
     def _guild_payload(self) -> dict:
-        channels = [p.text_channel(self.channel_id, self.guild_id, "general")]
+        readonly = p.text_channel(self.readonly_channel_id, self.guild_id, "news", position=1)
+        readonly["permission_overwrites"] = [{"id": self.guild_id, "type": 0, "allow": "0", "deny": str(SEND_MESSAGES)}]
+        channels = [p.text_channel(self.channel_id, self.guild_id, "general"), readonly]
         members = [self._member(u) for u in self.users.values()]
         members.append(p.member(self.bot_user, p.BASIC_MEMBER_PERMISSIONS))
         roles = [p.role(self.guild_id, "@everyone", p.BASIC_MEMBER_PERMISSIONS)]
@@ -248,6 +262,13 @@ class FakeDiscord:
         invoker = self.users[user_name]
         command = self._find_command(name, guild_command)
         option_list, resolved = [], {}
+        for option_name, value in list((options or {}).items()):
+            if isinstance(value, Channel):  # a channel option: its id, resolved like Discord does
+                options = {k: v for k, v in options.items() if k != option_name}
+                option_list.append({"name": option_name, "type": 7, "value": value.id})
+                resolved.setdefault("channels", {})[value.id] = {
+                    "id": value.id, "name": value.name, "type": 0, "permissions": str(p.BASIC_MEMBER_PERMISSIONS),
+                    "guild_id": self.guild_id}
         for option_name, (filename, data, content_type) in (files or {}).items():
             attachment = self._store_attachment(filename, data, content_type)
             resolved[attachment["id"]] = attachment
@@ -259,8 +280,11 @@ class FakeDiscord:
         if subcommand:
             option_list = [{"name": subcommand, "type": 1, "options": option_list}]
         data = {"id": command["id"], "name": name, "type": 1, "options": option_list}
+        channels = resolved.pop("channels", None)
         if resolved:
             data["resolved"] = {"attachments": resolved}
+        if channels:
+            data.setdefault("resolved", {})["channels"] = channels
         interaction_id, token = p.snowflake(), f"itoken-{p.snowflake()}"
         payload = {
             "id": interaction_id,
@@ -570,6 +594,8 @@ class FakeDiscord:
 
     async def _channel_message(self, request):
         channel_id = request.match_info["channel"]
+        if channel_id == self.readonly_channel_id:
+            raise DiscordError(403, 50013, "Missing Permissions")
         known = {self.channel_id} | {c["id"] for c in self.dm_channels.values()}
         if channel_id not in known:
             raise DiscordError(404, 10003, "Unknown Channel")
