@@ -10,6 +10,7 @@ from ml.progress import Progress
 from ml.digits import PROGRESS_WEIGHTS as DIGIT_WEIGHTS
 from ml.tone import PROGRESS_WEIGHTS as TONE_WEIGHTS
 from ml.essay import PROGRESS_WEIGHTS as ESSAY_WEIGHTS
+from ml.tracks import PROGRESS_WEIGHTS as TRACKS_WEIGHTS
 
 
 @dataclass
@@ -68,6 +69,20 @@ def _evaluate_essay(home: ModelHome, **options: Any) -> dict[str, Any]:
     return evaluate_essay(home, options.get("style"))
 
 
+def _train_tracks(home: ModelHome, quick: bool, progress: Progress, seed: int = 0, **_: Any) -> ModelRef:
+    from ml.tracks.train import TracksTrainConfig, train_tracks
+
+    config = TracksTrainConfig.quick() if quick else TracksTrainConfig()
+    config.seed = seed
+    return train_tracks(home, config, progress)
+
+
+def _evaluate_tracks(home: ModelHome, **options: Any) -> dict[str, Any]:
+    from ml.tracks.evaluate import evaluate_tracks
+
+    return evaluate_tracks(home)
+
+
 SERVICES: dict[str, ServiceSpec] = {
     "digits": ServiceSpec(
         name="digits",
@@ -93,6 +108,15 @@ SERVICES: dict[str, ServiceSpec] = {
         train=_train_essay,
         evaluate=_evaluate_essay,
         progress_weights=ESSAY_WEIGHTS,
+    ),
+    "tracks": ServiceSpec(
+        name="tracks",
+        title="track composer",
+        expected_minutes=17,
+        train=_train_tracks,
+        evaluate=_evaluate_tracks,
+        progress_weights=TRACKS_WEIGHTS,
+        aliases=("track",),
     ),
 }
 
