@@ -72,7 +72,7 @@ async def test_background_training_reports_progress_then_serves(home, mnist):
 
     data = mnist_png(mnist, 0)
     async with App(home, background_training=True, quick_training=True) as app:
-        assert app.trainer.queue == ["digits", "tone", "essay"]  # one at a time, in this order
+        assert app.trainer.queue == ["digits", "tone", "essay", "tracks"]  # one at a time, in this order
         ctx = CommandContext(app, "console", "u")
         early = await run_command("digit", ctx, image=bytes_input(data))
         assert early.is_error and "digits model" in early.text
