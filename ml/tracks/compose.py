@@ -16,15 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ml.home import ModelRef
-from ml.tracks import (
-    BARS,
-    C_MAJOR_PITCH_CLASSES,
-    DEFAULT_TEMPO_BPM,
-    LOWEST_PITCH,
-    STEPS,
-    STEPS_PER_BEAT,
-)
-from ml.tracks.options import (  # noqa: F401  (re-exported for callers of the composer)
+from ml.tracks import BARS, DEFAULT_TEMPO_BPM, LOWEST_PITCH, STEPS, STEPS_PER_BEAT
+from ml.tracks.options import (  # noqa: F401  (the options are re-exported for the composer's callers)
     DEFAULT_INSTRUMENT,
     INSTRUMENTS,
     MAX_CLIP_SECONDS,

@@ -20,9 +20,11 @@ as they will be played, not soft probabilities it could tell from real ones by t
 softness, and `to_rolls` needs no threshold to tune.
 
 Condition: `harmony` (1.0 / 0.0) tells both networks whether the phrase has a second voice.
-Folk tunes (more than half of the corpus) have only a melody; conditioning lets their
-melodies train the melody track while only the chorales shape the harmony, and the composer
-asks for harmony = 1.
+Folk tunes (more than half of the corpus) have only a melody. The generator's harmony track is
+masked to silence when asked for none, so on folk phrases the critic sees an empty harmony on
+both sides and only the melody is compared: the folk tunes train the melody (their melodies
+differ from Bach's sopranos, which the condition lets the generator keep apart) and only the
+chorales shape the harmony. The composer asks for harmony = 1.
 
 Generator: a phrase latent and one free latent per bar go through a small temporal network
 (a convolution over the 4 bars, for a phrase-level arc), then one bar generator shared by all
@@ -40,11 +42,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ml.tracks import BARS, HARMONY, HOLD, MELODY, N_PITCHES, ONSET, STEPS, STEPS_PER_BAR, TRACKS
+from ml.tracks import BARS, HARMONY, HOLD, MELODY, N_PITCHES, ONSET, STEPS, TRACKS
 
 CHANNELS = 2 * len(TRACKS)
 MEL_SOUND, MEL_ONSET, HARM_SOUND, HARM_ONSET = range(CHANNELS)
 OCTAVES = N_PITCHES // 12
+HARMONY_VOICES = 3
 BEATS_PER_BAR = 4
 
 
@@ -136,12 +139,10 @@ class Generator(nn.Module):
         self.norm_sixteenths = ChannelNorm(h)
         self.mix_sixteenths = Mix3x3(h, h)
         self.norm_mix = ChannelNorm(h)
-        # private heads, one per track: octave features -> 12 pitches each
+        # private heads: the melody is one voice; the harmony is three (a chorale's alto, tenor
+        # and bass), each one note at a time, so that chords have their three notes
         self.melody = VoiceHead(h)
-        self.harmony_hidden = nn.Sequential(nn.Linear(h, h), ChannelNorm(h), nn.ReLU())
-        self.harmony_cells = nn.Linear(h, 12 * 3)  # per pitch: silent, onset, hold
-        with torch.no_grad():  # start with few sounding cells (a chord is ~3 of 48 pitches)
-            self.harmony_cells.bias.view(12, 3).copy_(torch.tensor([2.0, 0.0, 1.0]))
+        self.harmony = nn.ModuleList(VoiceHead(h) for _ in range(HARMONY_VOICES))
 
     @property
     def latent_size(self) -> int:
@@ -163,15 +164,16 @@ class Generator(nn.Module):
         x = F.relu(self.norm_eighths(_grow_time(self.to_eighths, x, 2)))
         x = F.relu(self.norm_sixteenths(_grow_time(self.to_sixteenths, x, 2)))
         x = F.relu(self.norm_mix(self.mix_sixteenths(x)))  # [n*BARS, 16, OCTAVES, h]
-        bars_n, steps = x.shape[0], x.shape[1]
 
-        mel_onset, mel_hold = self.melody(x, n)
-        cells = _one_hot_choice(self.harmony_cells(self.harmony_hidden(x)).reshape(n, STEPS, N_PITCHES, 3))
-        harm_onset, harm_hold = cells[..., 1], cells[..., 2]
-        # one pass over time sustains held notes in both tracks
-        sounding = _sustain(torch.stack([mel_onset, harm_onset], 1),
-                            torch.stack([mel_hold.expand_as(mel_onset), harm_hold], 1))
-        return torch.stack([sounding[:, 0], mel_onset, sounding[:, 1], harm_onset], 1)
+        onsets, holds = zip(*(head(x, n) for head in [self.melody, *self.harmony]))
+        onsets = torch.stack(onsets, 1)  # [n, 1 + HARMONY_VOICES, STEPS, N_PITCHES]
+        sounding = _sustain(onsets, torch.stack(holds, 1))  # one pass over time for every voice
+        mel_onset, harm_onset = onsets[:, 0], _union(onsets[:, 1:])
+        sounding = torch.stack([sounding[:, 0], _union(sounding[:, 1:])], 1)
+        # a phrase asked for no harmony has none: folk tunes then teach only the melody, and the
+        # critic (which sees empty harmony on both sides) never pulls chords towards silence
+        has = c.reshape(n, 1, 1)
+        return torch.stack([sounding[:, 0], mel_onset, sounding[:, 1] * has, harm_onset * has], 1)
 
 
 class VoiceHead(nn.Module):
@@ -191,6 +193,11 @@ class VoiceHead(nn.Module):
         pitch = _one_hot_choice(self.pitch(hidden).reshape(n, STEPS, N_PITCHES))
         step = _one_hot_choice(self.step(hidden.reshape(hidden.shape[0], hidden.shape[1], -1)).reshape(n, STEPS, 3))
         return step[..., 2:3] * pitch, step[..., 1:2]
+
+
+def _union(parts: torch.Tensor) -> torch.Tensor:
+    """Logical OR over axis 1 of 0/1 tensors, with a gradient for each part: 1 - prod(1 - x)."""
+    return 1 - (1 - parts).prod(1)
 
 
 def _one_hot_choice(logits: torch.Tensor) -> torch.Tensor:

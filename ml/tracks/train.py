@@ -6,6 +6,7 @@ a generator seeded by (seed, step), so a run resumed from a checkpoint (written 
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import time
@@ -34,11 +35,12 @@ log = logging.getLogger(__name__)
 @dataclass
 class TracksTrainConfig:
     max_works: int = DEFAULT_MAX_WORKS
-    steps: int = 1000  # generator updates
-    critic_steps: int = 5  # critic updates per generator update
-    batch_size: int = 64
-    generator_lr: float = 1e-4
-    critic_lr: float = 1e-4
+    steps: int = 3000  # generator updates
+    critic_steps: int = 2  # critic updates per generator update
+    batch_size: int = 32
+    generator_lr: float = 2e-4
+    critic_lr: float = 2e-4
+    ema_decay: float = 0.998  # the published generator is an average of the last ~500 steps
     gp_weight: float = 10.0
     z_phrase: int = 64
     z_bar: int = 32
@@ -53,6 +55,18 @@ class TracksTrainConfig:
         """Seconds: a few works, a small GAN, a few steps (tests, smoke checks)."""
         return cls(max_works=6, steps=12, critic_steps=2, batch_size=16, z_phrase=8, z_bar=4,
                    generator_width=16, critic_width=8, classifier_epochs=1, checkpoint_every=5)
+
+
+@torch.no_grad()
+def update_average(average: Generator, generator: Generator, decay: float, step: int) -> None:
+    """Exponential moving average of the generator's weights (buffers are copied): GAN training
+    circles around an equilibrium, and the average sits nearer to it than the last iterate.
+    The decay ramps up over the first steps so the average does not start from noise."""
+    decay = min(decay, (1 + step) / (10 + step))
+    for avg, new in zip(average.parameters(), generator.parameters()):
+        avg.lerp_(new, 1 - decay)
+    for avg, new in zip(average.buffers(), generator.buffers()):
+        avg.copy_(new)
 
 
 def _step_generator(config: TracksTrainConfig, step: int) -> torch.Generator:
@@ -136,23 +150,27 @@ def train_tracks(home: ModelHome, config: TracksTrainConfig | None = None,
     c = torch.from_numpy(rolls.has_harmony[~rolls.held_out].astype(np.float32))
 
     generator = Generator(config.z_phrase, config.z_bar, config.generator_width)
+    average = copy.deepcopy(generator)
     critic = Critic(config.critic_width)
     betas = (0.5, 0.9)  # WGAN-GP's Adam settings
     g_opt = torch.optim.Adam(generator.parameters(), lr=config.generator_lr, betas=betas)
     c_opt = torch.optim.Adam(critic.parameters(), lr=config.critic_lr, betas=betas)
     checkpoint = Checkpoint(home, SERVICE, asdict(config))
-    first = checkpoint.resume(generator=generator, critic=critic, g_opt=g_opt, c_opt=c_opt)
+    first = checkpoint.resume(generator=generator, average=average, critic=critic, g_opt=g_opt, c_opt=c_opt)
 
     progress.stage("training", config.steps, done=first)
     history = []
     for step in range(first, config.steps):
         progress.raise_if_cancelled()
         losses = train_gan_step(generator, critic, g_opt, c_opt, x, c, config, step)
+        update_average(average, generator, config.ema_decay, step)
         if step % 10 == 0 or step == config.steps - 1:
             history.append({"step": step, **{k: round(v, 4) for k, v in losses.items()}})
         progress.advance(distance=f"{losses['distance']:.2f}", penalty=f"{losses['penalty']:.3f}")
         if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
-            checkpoint.save(step + 1, generator=generator, critic=critic, g_opt=g_opt, c_opt=c_opt)
+            checkpoint.save(step + 1, generator=generator, average=average, critic=critic, g_opt=g_opt,
+                            c_opt=c_opt)
+    generator = average
     recalibrate_batch_norm(generator, c, seed=config.seed * 1_000_003 + config.steps)
     trained = time.time()
 
