@@ -10,6 +10,7 @@ from bot.digit_service import DigitService
 from bot.tone_service import ToneService
 from bot.essay_service import EssayService
 from bot.track_service import TrackService
+from bot.friend_service import FriendService
 from bot.training import BackgroundTrainer
 from bot.users import load_or_create_secret, user_key
 from ml.home import ModelHome
@@ -40,6 +41,7 @@ class App:
         self.tone = ToneService(self)
         self.essays = EssayService(self)
         self.tracks = TrackService(self)
+        self.friend = FriendService(self)
         self._runtimes: dict[str, ServiceRuntime] = {}
         self._secret: bytes | None = None
         self.started_at = time.time()
@@ -77,6 +79,7 @@ class App:
 
     async def close(self) -> None:
         await self.trainer.stop()
+        await self.friend.settle()
         for runtime in self._runtimes.values():
             runtime.shutdown(wait=True)  # let in-flight work finish before the database closes
         await self.db.close()

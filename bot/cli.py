@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="build a service's model (with progress bars)",
                            description="Train a model and publish it under MLBOT_HOME with a model card. "
                                        "Interrupt with Ctrl-C: the next run resumes from the last checkpoint.")
-    train.add_argument("service", help="a service name (digits, tone, essay) or 'all'")
+    train.add_argument("service", help="a service name (digits, tone, friend, essay, tracks) or 'all'")
     train.add_argument("--quick", action="store_true", help="a small model in seconds (smoke tests)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same model")
     train.add_argument("--corpus", metavar="DIR", help="essay: a folder of .txt/.md essays to learn a style from")
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="measure a service's model on held-out data",
                               description="Quality figures of the current model next to a simple baseline "
                                           "measured on the same held-out data.")
-    evaluate.add_argument("service", help="a service name (digits, tone, essay)")
+    evaluate.add_argument("service", help="a service name (digits, tone, friend, essay, tracks)")
     evaluate.add_argument("--style", help="essay: which style's model (default: sotu)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--photos", type=int, default=500,
@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--out", default="track", help="audio file path; the extension is set to the format written "
                                                        "(.ogg with ffmpeg, else .wav)")
     track.add_argument("--json", action="store_true", help="print one JSON object")
+    friend = sub.add_parser("friend", help="talk with the friend (it remembers each --user)",
+                            description="Say something to the friend-as-a-bot. The same --user keeps its "
+                                        "memory (turns, summary, facts) between calls.")
+    friend.add_argument("message", help="what you say (quote it)")
+    friend.add_argument("--user", default=None, help="who is talking (default: your login name)")
+    friend.add_argument("--persona", help="set the persona it takes with this user (`default` resets it)")
+    friend.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -91,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     handler = {"console": _console, "run": _run, "train": _train, "eval": _eval, "digit": _digit,
                "tone": _tone, "essay": _essay,
-               "track": _track}[args.command]
+               "track": _track, "friend": _friend}[args.command]
     try:
         return handler(args, home)
     except KeyboardInterrupt:
@@ -367,6 +374,36 @@ def _track(args, home: ModelHome) -> int:
         return 0
 
     return asyncio.run(compose())
+
+
+def _friend(args, home: ModelHome) -> int:
+    import getpass
+
+    from bot.commands import CommandContext, run_command
+
+    user = (args.user or getpass.getuser()).strip() or "you"
+
+    async def talk() -> int:
+        app, start = _open_app(home)
+        await start()
+        try:
+            ctx = CommandContext(app, "cli", user, user_name=user)
+            options = {"persona": args.persona} if args.persona else {}
+            reply = await run_command("friend", ctx, message=args.message, **options)
+        finally:
+            await app.close()
+        if reply.is_error:
+            return _fail(reply.text)
+        d = reply.data
+        if args.json:
+            print(json.dumps({"reply": d["reply"], "tokens": d["tokens"], "seconds": d["seconds"],
+                              "first_token_seconds": d["first_token_seconds"], "note": d["note"],
+                              "cached": d["cached"], "model_version": d["model_version"]}, ensure_ascii=False))
+        else:
+            print(reply.text)
+        return 0
+
+    return asyncio.run(talk())
 
 
 if __name__ == "__main__":

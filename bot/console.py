@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
 import shlex
 import sys
@@ -114,12 +115,13 @@ class Console:
         except ValueError as exc:
             return f"could not parse that line: {exc}"
         if not words[0].startswith("/"):
-            return "commands start with / (try /help)"
+            words = ["/friend", line]  # plain text is a chat with the friend, as in a DM
         name, rest = resolve_command_name(words)
         cmd = REGISTRY.get(name)
         if cmd is None or "console" not in cmd.adapters:
             return f"unknown command /{name} (try /help)"
-        ctx = CommandContext(self.app, "console", "local", progress=self._progress if self.interactive else None)
+        ctx = CommandContext(self.app, "console", "local", user_name=getpass.getuser(),
+                             progress=self._progress if self.interactive else None)
         try:
             calls = bind_arguments(cmd, rest)
         except InputError as exc:

@@ -215,34 +215,95 @@ class MlBotClient(discord.Client):
 
     # ----- prefix commands -------------------------------------------------------------
     async def on_message(self, message: discord.Message) -> None:
-        if message.author.bot or self.user is None or not message.content:
+        if message.author.bot or self.user is None:
+            return
+        if not message.content and not (message.attachments and await self._talks_to_friend(message)):
             return
         words = await self._command_words(message)
-        if words is None:
+        chat = None if words is not None else await self._friend_text(message)
+        if words is None and chat is None:
             await self._watch_tone(message)
             return
         task = asyncio.current_task()
         self.inflight.add(task)
         try:
-            await self._run_prefix_command(message, words)
+            if words is not None:
+                await self._run_prefix_command(message, words)
+            else:
+                await self._chat(message, chat)
         except discord.HTTPException as exc:
-            log.warning("could not answer a prefix command: %s %s", exc.status, exc.text)
+            log.warning("could not answer a message: %s %s", exc.status, exc.text)
         finally:
             self.inflight.discard(task)
 
     async def _command_words(self, message: discord.Message) -> list[str] | None:
+        """The words of a command addressed to the bot, or None (the friend may take it)."""
         content = message.content.strip()
+        commands = {c.split(" ")[0] for c in REGISTRY}
         for mention in (f"<@{self.user.id}>", f"<@!{self.user.id}>"):
             if content.startswith(mention):
-                return self._split(content[len(mention):]) or ["help"]
+                words = self._split(content[len(mention):])
+                return words if words and words[0].lstrip("/!") in commands else None
         prefix = await self.app.settings.get(str(message.guild.id), "prefix") if message.guild else "!"
         if content.startswith(prefix) and len(content) > len(prefix):
             words = self._split(content[len(prefix):])
             if words and resolve_command_name(words)[0] in REGISTRY:
                 return words
-        if message.guild is None and content.split()[0].lstrip("/!") in {c.split(" ")[0] for c in REGISTRY}:
+        if message.guild is None and content and content.split()[0].lstrip("/!") in commands:
             return self._split(content)  # in DMs the prefix is optional
         return None
+
+    async def _talks_to_friend(self, message: discord.Message) -> bool:
+        """DMs, mentions of the bot, and threads the friend opened are conversations."""
+        if message.guild is None or self.user in message.mentions:
+            return True
+        return isinstance(message.channel, discord.Thread) and \
+            await self.app.friend.memory.is_friend_thread(str(message.channel.id))
+
+    async def _friend_text(self, message: discord.Message) -> str | None:
+        if not await self._talks_to_friend(message):
+            return None
+        text = message.content
+        for mention in (f"<@{self.user.id}>", f"<@!{self.user.id}>"):
+            text = text.replace(mention, " ")
+        return " ".join(text.split())
+
+    async def _chat(self, message: discord.Message, text: str) -> None:
+        """A friend conversation turn: typing while it thinks, the reply growing in place."""
+        target = await self._friend_thread(message) or message.channel
+        unreadable = [a.filename for a in message.attachments]
+        if unreadable and not text:
+            await message.reply(f"I can only read text, so I cannot look at {', '.join(unreadable)}.",
+                                mention_author=False)
+            return
+        stream = StreamingReply(target, reply_to=message if target is message.channel else None)
+        place = target.parent_id if isinstance(target, discord.Thread) else target.id
+        ctx = CommandContext(self.app, "discord", str(message.author.id),
+                             str(message.guild.id) if message.guild else None, channel_id=str(place),
+                             user_name=message.author.display_name, progress=stream.update)
+        async with target.typing():
+            reply = await run_command("friend", ctx, message=text)
+        if unreadable and not reply.is_error:
+            reply.text += f"\n-# (I can only read text, so I skipped {', '.join(unreadable)})"
+        await stream.finish(reply)
+
+    async def _friend_thread(self, message: discord.Message) -> discord.Thread | None:
+        """A mention in a server's text channel opens a thread for the conversation when the
+        server allows it; in a thread already, or without permission, the reply stays put."""
+        channel = message.channel
+        if message.guild is None or not isinstance(channel, discord.TextChannel):
+            return None
+        permissions = channel.permissions_for(message.guild.me)
+        if not (permissions.create_public_threads and permissions.send_messages_in_threads):
+            return None
+        try:
+            thread = await message.create_thread(name=f"{message.author.display_name} and {self.user.name}"[:100],
+                                                 auto_archive_duration=1440)
+        except discord.HTTPException as exc:
+            log.info("could not open a thread (%s %s): answering in the channel", exc.status, exc.code)
+            return None
+        await self.app.friend.memory.remember_thread(str(thread.id), self.app.user_key("discord", str(message.author.id)))
+        return thread
 
     async def _watch_tone(self, message: discord.Message) -> None:
         """Opt-in per channel: react to messages that read as passive-aggressive.
@@ -368,6 +429,52 @@ def _option_value(value: Any) -> Any:
     if isinstance(value, (app_commands.AppCommandChannel, app_commands.AppCommandThread)):
         return str(value.id)
     return value
+
+
+class StreamingReply:
+    """A friend reply that grows in place: sent with the first finished sentence, then edited
+    at most about once a second (Discord rate-limits edits), and finally set to the whole reply."""
+
+    INTERVAL = 1.0
+
+    def __init__(self, channel: discord.abc.Messageable, reply_to: discord.Message | None = None):
+        self.channel = channel
+        self.reply_to = reply_to
+        self.message: discord.Message | None = None
+        self.edits = 0
+        self._shown = ""
+        self._latest = ""
+        self._last = float("-inf")
+        self._lock = asyncio.Lock()
+        self._done = False
+
+    async def _show(self, text: str) -> None:
+        text = text[:2000]
+        if self.message is None:
+            if self.reply_to is not None:
+                self.message = await self.reply_to.reply(text, mention_author=False)
+            else:
+                self.message = await self.channel.send(text)
+        elif text != self._shown:
+            await self.message.edit(content=text)
+            self.edits += 1
+        self._shown = text
+        self._last = time.monotonic()
+
+    async def update(self, text: str) -> None:
+        self._latest = text
+        async with self._lock:
+            if self._done or not self._latest or time.monotonic() - self._last < self.INTERVAL:
+                return
+            await self._show(self._latest + " …")
+
+    async def finish(self, reply: Reply) -> None:
+        async with self._lock:
+            self._done = True
+            wait = self.INTERVAL - (time.monotonic() - self._last)
+            if self.message is not None and wait > 0:
+                await asyncio.sleep(wait)
+            await self._show(reply.as_text() or "(no reply)")
 
 
 class ProgressMessage:

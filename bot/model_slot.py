@@ -34,3 +34,8 @@ class ModelSlot(Generic[Loaded]):
             if self._loaded is None or self._loaded[0] != ref.version:
                 self._loaded = (ref.version, await asyncio.to_thread(self.load, ref))
             return self._loaded[1]
+
+    @property
+    def loaded(self) -> Loaded | None:
+        """The loaded object, if one was loaded (no loading, no waiting)."""
+        return self._loaded[1] if self._loaded else None

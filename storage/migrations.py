@@ -95,4 +95,46 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        6,
+        "friend: conversation turns, rolling summaries, remembered facts, personas, threads it opened",
+        """
+        CREATE TABLE friend_turns (
+            id           INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_key     TEXT NOT NULL,
+            conversation TEXT NOT NULL,
+            role         TEXT NOT NULL,
+            speaker      TEXT NOT NULL,
+            content      TEXT NOT NULL,
+            summarised   INTEGER NOT NULL DEFAULT 0,
+            at           REAL NOT NULL
+        );
+        CREATE INDEX friend_turns_by_conversation ON friend_turns(user_key, conversation, id);
+        CREATE TABLE friend_summaries (
+            user_key     TEXT NOT NULL,
+            conversation TEXT NOT NULL,
+            summary      TEXT NOT NULL,
+            updated_at   REAL NOT NULL,
+            PRIMARY KEY (user_key, conversation)
+        );
+        CREATE TABLE friend_facts (
+            user_key     TEXT NOT NULL,
+            conversation TEXT NOT NULL,
+            key          TEXT NOT NULL,
+            text         TEXT NOT NULL,
+            at           REAL NOT NULL,
+            PRIMARY KEY (user_key, conversation, key)
+        );
+        CREATE TABLE friend_personas (
+            scope   TEXT PRIMARY KEY,
+            persona TEXT NOT NULL,
+            set_at  REAL NOT NULL
+        );
+        CREATE TABLE friend_threads (
+            channel_id TEXT PRIMARY KEY,
+            user_key   TEXT NOT NULL,
+            opened_at  REAL NOT NULL
+        );
+        """,
+    ),
 ]

@@ -112,3 +112,14 @@ def tiny_essay_root(tmp_path_factory, small_essay_corpus) -> Path:
     config.corpus, config.style = str(small_essay_corpus), "small"
     train_essay(ModelHome(root), config)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_friend_root(tmp_path_factory) -> Path:
+    """A randomly initialised two-layer Llama with SmolLM2's tokenizer and chat template,
+    published as the friend model: it talks nonsense, fast, through the real pipeline."""
+    from tests.friend_model import publish_tiny_friend
+
+    root = tmp_path_factory.mktemp("tiny-friend")
+    publish_tiny_friend(root)
+    return root

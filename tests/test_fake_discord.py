@@ -3,7 +3,9 @@ import asyncio
 import json
 
 import aiohttp
+import discord
 import pytest
+import yarl
 
 from tests.fake_discord import FakeDiscord
 
@@ -72,3 +74,153 @@ async def test_rest_needs_the_token_and_429s_carry_via(fake):
     assert status == 429 and body["retry_after"] == 0.5 and headers["Via"]
     status, body, _ = await call("GET", f"{fake.api_base}/users/@me", headers={"Authorization": f"Bot {fake.token}"})
     assert status == 200 and body["bot"] is True
+
+
+# ----- a plain discord.py client against the fake ------------------------------------------
+async def eventually(condition, timeout: float = 5.0):
+    """Gateway frames and REST answers travel separately: wait for the client to catch up."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "the client never caught up"
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def connect(monkeypatch):
+    """connect(**fake_options) -> (fake, client): discord.py's Client, its messages in client.seen."""
+    started = []
+
+    async def start(**options):
+        server = await FakeDiscord(heartbeat_interval_ms=500, **options).start()
+        monkeypatch.setattr(discord.http.Route, "BASE", server.api_base)
+        monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url))
+        intents = discord.Intents.default()
+        intents.message_content = True
+        client = discord.Client(intents=intents, guild_ready_timeout=0.05)
+        client.seen, client.new_threads = asyncio.Queue(), []
+
+        @client.event
+        async def on_message(message):
+            await client.seen.put(message)
+
+        @client.event
+        async def on_thread_create(thread):
+            client.new_threads.append(thread)
+
+        task = asyncio.create_task(client.start(server.token))
+        started.append((server, client, task))
+        await eventually(lambda: client.is_ready() or task.done(), 20)
+        assert client.is_ready(), task
+        return server, client
+
+    yield start
+    for server, client, task in started:
+        await client.close()
+        await asyncio.wait_for(task, 10)
+        await server.stop()
+
+
+async def said_in_general(fake, client, text="hi bot"):
+    await fake.user_says("bob", text)
+    return await asyncio.wait_for(client.seen.get(), 5)
+
+
+async def test_bot_messages_can_be_edited_and_each_edit_is_timed(connect):
+    fake, client = await connect()
+    message = await said_in_general(fake, client)
+    sent = await message.channel.send("thinking")
+    edited = await sent.edit(content="thinking harder")
+    edited = await edited.edit(embed=discord.Embed(description="an answer"))
+    assert edited.edited_at is not None and edited.content == "thinking harder"
+    [recorded] = fake.bot_messages_in(fake.channel_id)
+    assert recorded.content == "thinking harder" and recorded.embeds[0]["description"] == "an answer"
+    assert [content for _, content in recorded.edits] == ["thinking harder", "thinking harder"]
+    assert recorded.edits[0][0] <= recorded.edits[1][0]
+
+    with pytest.raises(discord.HTTPException) as too_long:
+        await sent.edit(content="x" * 2001)
+    assert too_long.value.code == 50035  # the sending rules hold for edits
+    with pytest.raises(discord.NotFound) as unknown:
+        await message.channel.get_partial_message(1234).edit(content="no such message")
+    assert unknown.value.code == 10008
+    with pytest.raises(discord.Forbidden) as not_ours:
+        await message.channel.get_partial_message(message.id).edit(content="bob's words")
+    assert not_ours.value.code == 50005
+    assert len(recorded.edits) == 2
+
+
+async def test_typing_is_recorded(connect):
+    fake, client = await connect()
+    message = await said_in_general(fake, client)
+    before = asyncio.get_running_loop().time()
+    async with message.channel.typing():
+        pass
+    [(channel_id, when)] = fake.typing
+    assert channel_id == fake.channel_id and when >= before
+    with pytest.raises(discord.Forbidden):
+        await client.get_channel(int(fake.readonly_channel_id)).typing()
+
+
+async def test_threads_start_from_messages_and_carry_messages(connect):
+    fake, client = await connect()
+    message = await said_in_general(fake, client, f"<@{fake.app_id}> let's chat")
+    general = client.get_channel(int(fake.channel_id))
+    assert general.permissions_for(general.guild.me).create_public_threads
+    thread = await message.create_thread(name="chat with bob", auto_archive_duration=60)
+    assert thread.id == message.id and thread.parent_id == general.id and thread.owner_id == client.user.id
+    await eventually(lambda: isinstance(client.get_channel(thread.id), discord.Thread))
+    assert [t.id for t in client.new_threads] == [thread.id]  # THREAD_CREATE with newly_created
+    assert fake.threads[str(thread.id)]["thread_metadata"]["auto_archive_duration"] == 60
+
+    reply = await client.get_channel(thread.id).send("hello bob")
+    await reply.edit(content="hello again, bob")
+    [recorded] = fake.bot_messages_in(str(thread.id))
+    assert recorded.payload["guild_id"] == fake.guild_id and recorded.content == "hello again, bob"
+    assert fake.bot_messages_in(fake.channel_id) == []
+
+    said = await fake.user_says("bob", f"<@{fake.app_id}> how are you?", channel_id=str(thread.id),
+                                mention_bot=True)
+    heard = await asyncio.wait_for(client.seen.get(), 5)
+    assert heard.id == int(said["id"]) and isinstance(heard.channel, discord.Thread)
+    assert heard.channel.id == thread.id and client.user in heard.mentions
+    assert fake.threads[str(thread.id)]["message_count"] == 2
+
+    with pytest.raises(discord.HTTPException) as again:
+        await message.create_thread(name="a second thread")
+    assert again.value.code == 160004
+
+
+async def test_threads_can_be_refused(connect):
+    fake, client = await connect(allow_threads=False)
+    message = await said_in_general(fake, client)
+    general = client.get_channel(int(fake.channel_id))
+    assert not general.permissions_for(general.guild.me).create_public_threads
+    with pytest.raises(discord.Forbidden) as refused:
+        await message.create_thread(name="chat")
+    assert refused.value.code == 50013 and fake.threads == {}
+
+
+async def test_dms_reach_the_client_and_it_can_answer(connect):
+    fake, client = await connect()
+    await fake.user_says("alice", "hello in private", dm=True)
+    heard = await asyncio.wait_for(client.seen.get(), 5)
+    assert heard.guild is None and isinstance(heard.channel, discord.DMChannel)
+    assert heard.content == "hello in private"
+    await heard.channel.typing()
+    await heard.reply("hello alice")
+    dm_id = fake.dm_channels[fake.users["alice"]["id"]]["id"]
+    assert [m.content for m in fake.bot_messages_in(dm_id)] == ["hello alice"]
+    assert fake.typing[0][0] == dm_id
+
+
+async def test_wait_until_wakes_on_edits(fake):
+    sent = fake._store_sent({"content": "a"}, [], fake.channel_id, fake.guild_id)
+    fake.channel_messages.append(sent)
+    url = f"{fake.api_base}/channels/{fake.channel_id}/messages/{sent.payload['id']}"
+    auth = {"Authorization": f"Bot {fake.token}"}
+    waiting = asyncio.create_task(fake.wait_until(lambda: sent.content == "b" and sent, timeout=5))
+    await asyncio.sleep(0.05)
+    status, body, _ = await call("PATCH", url, json={"content": "b"}, headers=auth)
+    assert status == 200 and body["content"] == "b" and (await waiting) is sent
+    status, body, _ = await call("PATCH", url, json={"content": None}, headers=auth)
+    assert (status, body["code"]) == (400, 50006)  # an edit may not empty a message

@@ -8,5 +8,6 @@ from bot.commands import config as _config  # noqa: F401  (registers /config ...
 from bot.commands import tone as _tone  # noqa: F401  (registers /tone)
 from bot.commands import essay as _essay  # noqa: F401  (registers /essay)
 from bot.commands import track as _track  # noqa: F401  (registers /track)
+from bot.commands import friend as _friend  # noqa: F401  (registers /friend, /config friend-persona)
 
 __all__ = ["GROUP_DESCRIPTIONS", "REGISTRY", "Command", "CommandContext", "InputFile", "Option", "OptionKind", "run_command"]

@@ -57,6 +57,7 @@ class CommandContext:
     guild_id: str | None = None      # None in DMs, the console and the CLI
     can_manage_server: bool = False  # Discord's Manage Server permission in this server
     channel_id: str | None = None    # where the command was used (Discord)
+    user_name: str | None = None     # how the user is called where they speak (the friend uses it)
     # Adapters that can show a command's progress (Discord edits its "thinking" message,
     # the console prints a line) set this; handlers call ctx.report(...) and need not care.
     progress: Callable[[str], Awaitable[None]] | None = None
@@ -84,6 +85,7 @@ class Command:
     rate_limited: bool = False         # model work: per-user and per-server cooldowns on Discord
     ephemeral: bool = False            # the answer is for the asker only
     manage_server: bool = False        # needs Manage Server, in a server
+    free_text: str | None = None       # typed words all go to this option (chat-like commands)
 
     @property
     def group(self) -> str | None:

@@ -38,7 +38,11 @@ async def status(ctx: CommandContext) -> Reply:
     return Reply(title="Status", fields=fields, data={"fields": dict(fields)})
 
 
-@command("forget", "Delete every stored result of your requests", ephemeral=True)
+@command("forget", "Delete everything stored about you: results, conversations, facts, persona", ephemeral=True)
 async def forget(ctx: CommandContext) -> Reply:
-    removed = await ctx.app.cache.forget_user(ctx.app.user_key(ctx.adapter, ctx.user_id))
-    return Reply(text=f"Deleted {removed} stored result(s) of your requests.", data={"deleted": removed})
+    user_key = ctx.app.user_key(ctx.adapter, ctx.user_id)
+    results = await ctx.app.cache.forget_user(user_key)
+    friend_rows = await ctx.app.friend.forget(user_key)
+    return Reply(text=f"Deleted {results + friend_rows} row(s): {results} stored result(s) of your requests and "
+                      f"{friend_rows} from your conversations with the friend (turns, summaries, facts, persona).",
+                 data={"deleted": results + friend_rows, "results": results, "friend": friend_rows})

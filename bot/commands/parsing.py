@@ -22,6 +22,8 @@ def bind_arguments(cmd: Command, words: list[str], attachments: list[InputFile] 
     attachment runs once per file.
     """
     options = cmd.options
+    if cmd.free_text:
+        return [{cmd.free_text: " ".join(words)}] if words else [{}]
     if not options:
         if words:
             raise InputError(f"/{cmd.name} takes no arguments")

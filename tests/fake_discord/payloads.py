@@ -14,6 +14,9 @@ _lock = threading.Lock()
 MANAGE_GUILD = 1 << 5
 BASIC_MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 6) | (1 << 31)
 ADMINISTRATOR = 1 << 3
+CREATE_PUBLIC_THREADS = 1 << 35
+SEND_MESSAGES_IN_THREADS = 1 << 38
+PUBLIC_THREAD = 11  # channel type
 
 
 def snowflake() -> str:
@@ -74,6 +77,30 @@ def dm_channel(channel_id: str, recipient: dict) -> dict:
     return {"id": channel_id, "type": 1, "recipients": [recipient], "last_message_id": None}
 
 
+def thread_channel(thread_id: str, guild_id: str, parent_id: str, owner_id: str, name: str,
+                   auto_archive_duration: int = 1440, rate_limit_per_user: int = 0) -> dict:
+    """A public thread, as Start Thread from Message returns it and THREAD_CREATE carries it."""
+    now = iso_now()
+    return {
+        "id": thread_id,
+        "type": PUBLIC_THREAD,
+        "guild_id": guild_id,
+        "parent_id": parent_id,
+        "owner_id": owner_id,
+        "name": name,
+        "last_message_id": None,
+        "rate_limit_per_user": rate_limit_per_user,
+        "flags": 0,
+        "message_count": 0,
+        "total_message_sent": 0,
+        "member_count": 1,
+        "thread_metadata": {"archived": False, "auto_archive_duration": auto_archive_duration,
+                            "archive_timestamp": now, "locked": False, "create_timestamp": now},
+        # The creator joins the thread; Discord returns its thread member object.
+        "member": {"id": thread_id, "user_id": owner_id, "join_timestamp": now, "flags": 0},
+    }
+
+
 def role(role_id: str, name: str, permissions: int, position: int = 0) -> dict:
     return {
         "id": role_id,
@@ -90,7 +117,8 @@ def role(role_id: str, name: str, permissions: int, position: int = 0) -> dict:
     }
 
 
-def guild(guild_id: str, name: str, owner_id: str, channels: list[dict], members: list[dict], roles: list[dict]) -> dict:
+def guild(guild_id: str, name: str, owner_id: str, channels: list[dict], members: list[dict], roles: list[dict],
+          threads: list[dict] | None = None) -> dict:
     return {
         "id": guild_id,
         "name": name,
@@ -125,7 +153,7 @@ def guild(guild_id: str, name: str, owner_id: str, channels: list[dict], members
         "member_count": len(members),
         "members": members,
         "channels": channels,
-        "threads": [],
+        "threads": threads or [],  # the active threads
         "voice_states": [],
         "presences": [],
         "stage_instances": [],

@@ -7,8 +7,11 @@ It enforces the rules a bot must respect, answering with Discord's own error cod
 Faults can be injected on demand: 429s (with the Via header discord.py needs to retry),
 5xx errors, and gateway disconnects (op 7 RECONNECT or a close code).
 
+Bot messages in channels can be edited (each edit is timed, for pacing checks), typing is
+recorded, and threads can be started from messages (refused with 403 when allow_threads is off).
+
 The test driver API is the public methods of FakeDiscord (user_says, run_slash,
-wait_for_reply, inject_429, drop_gateway, ...).
+wait_for_reply, bot_messages_in, wait_until, inject_429, drop_gateway, ...).
 """
 from __future__ import annotations
 
@@ -48,6 +51,7 @@ class SentMessage:
     files: list[tuple[str, bytes]]
     ephemeral: bool
     interaction_id: str | None = None
+    edits: list[tuple[float, str]] = field(default_factory=list)  # (monotonic time, content) per PATCH
 
     @property
     def content(self) -> str:
@@ -114,13 +118,15 @@ class Session:
 class FakeDiscord:
     def __init__(self, token: str = "fake-token.for-tests.only", *, grant_message_content: bool = True,
                  heartbeat_interval_ms: int = 1000, ack_window: float = 3.0, token_lifetime: float = 900.0,
-                 attachment_size_limit: int = DEFAULT_FILE_LIMIT, port: int = 0):
+                 attachment_size_limit: int = DEFAULT_FILE_LIMIT, allow_threads: bool = True, port: int = 0):
         self.token = token
         self.grant_message_content = grant_message_content
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.ack_window = ack_window
         self.token_lifetime = token_lifetime
         self.attachment_size_limit = attachment_size_limit
+        # False: the bot lacks Create Public Threads (403 50013), so its fallback can be tested.
+        self.allow_threads = allow_threads
 
         self.app_id = p.snowflake()
         self.bot_user = p.user(self.app_id, "mlbot", bot=True)
@@ -131,6 +137,8 @@ class FakeDiscord:
         self.users: dict[str, dict] = {}
         self.permissions: dict[str, int] = {}
         self.dm_channels: dict[str, dict] = {}
+        self.threads: dict[str, dict] = {}  # id (that of the message it started from) -> channel payload
+        self.user_messages: dict[str, dict] = {}  # id -> payload of what users said, to start threads from
 
         self.global_commands: list[dict] = []
         self.guild_commands: dict[str, list[dict]] = {}
@@ -139,6 +147,7 @@ class FakeDiscord:
         self.channel_messages: list[SentMessage] = []
         self.attachments: dict[str, tuple[str, bytes, str | None]] = {}
         self.reactions: list[tuple[str, str, str]] = []
+        self.typing: list[tuple[str, float]] = []  # (channel id, monotonic time)
         self.attachment_downloads: list[str] = []
         self.errors: list[dict] = []  # every rule the bot broke, for assertions
 
@@ -183,6 +192,9 @@ class FakeDiscord:
         app.router.add_patch(api + "/webhooks/{app}/{token}/messages/@original", self._edit_original)
         app.router.add_delete(api + "/webhooks/{app}/{token}/messages/@original", self._delete_original)
         app.router.add_post(api + "/channels/{channel}/messages", self._channel_message)
+        app.router.add_patch(api + "/channels/{channel}/messages/{message}", self._edit_channel_message)
+        app.router.add_post(api + "/channels/{channel}/messages/{message}/threads", self._start_thread)
+        app.router.add_post(api + "/channels/{channel}/typing", self._typing)
         app.router.add_put(api + "/channels/{channel}/messages/{message}/reactions/{emoji}/@me", self._add_reaction)
         app.router.add_post(api + "/users/@me/channels", self._create_dm)
         self._runner = web.AppRunner(app, access_log=None)
@@ -223,14 +235,40 @@ class FakeDiscord:
         channels = [p.text_channel(self.channel_id, self.guild_id, "general"), readonly]
         members = [self._member(u) for u in self.users.values()]
         members.append(p.member(self.bot_user, p.BASIC_MEMBER_PERMISSIONS))
-        roles = [p.role(self.guild_id, "@everyone", p.BASIC_MEMBER_PERMISSIONS)]
+        # The bot can see whether it may start threads, as it would on Discord.
+        everyone = p.BASIC_MEMBER_PERMISSIONS | (p.CREATE_PUBLIC_THREADS | p.SEND_MESSAGES_IN_THREADS
+                                                 if self.allow_threads else 0)
+        roles = [p.role(self.guild_id, "@everyone", everyone)]
         owner = next(iter(self.users.values()))["id"]
-        return p.guild(self.guild_id, "Test Server", owner, channels, members, roles)
+        return p.guild(self.guild_id, "Test Server", owner, channels, members, roles, list(self.threads.values()))
 
     def dm_channel_for(self, user_payload: dict) -> dict:
         if user_payload["id"] not in self.dm_channels:
             self.dm_channels[user_payload["id"]] = p.dm_channel(p.snowflake(), user_payload)
         return self.dm_channels[user_payload["id"]]
+
+    def _guild_of(self, channel_id: str) -> str | None:
+        """The guild a known channel is in (None for a DM); Discord answers 404 for others."""
+        if channel_id in (self.channel_id, self.readonly_channel_id) or channel_id in self.threads:
+            return self.guild_id
+        if any(c["id"] == channel_id for c in self.dm_channels.values()):
+            return None
+        raise DiscordError(404, 10003, "Unknown Channel")
+
+    def _sendable_guild(self, channel_id: str) -> str | None:
+        """_guild_of, for a channel the bot must be allowed to send (or type) in."""
+        guild_id = self._guild_of(channel_id)
+        if channel_id == self.readonly_channel_id:
+            raise DiscordError(403, 50013, "Missing Permissions")
+        return guild_id
+
+    def _count_message(self, channel_id: str, message_id: str) -> None:
+        # Threads keep counts and their last message, as Discord's thread payloads do.
+        thread = self.threads.get(channel_id)
+        if thread is not None:
+            thread["message_count"] += 1
+            thread["total_message_sent"] += 1
+            thread["last_message_id"] = message_id
 
     def _store_attachment(self, filename: str, data: bytes, content_type: str | None) -> dict:
         attachment_id = p.snowflake()
@@ -241,16 +279,23 @@ class FakeDiscord:
     # ----- driver API for tests --------------------------------------------------------
     async def user_says(self, user_name: str, content: str, *, dm: bool = False,
                         files: list[tuple[str, bytes, str | None]] | None = None,
-                        mention_bot: bool = False) -> dict:
+                        mention_bot: bool = False, channel_id: str | None = None) -> dict:
+        """A user posts in #general, their DM with the bot (dm=True) or channel_id (a thread, say).
+
+        mention_bot puts the bot in `mentions`; write `<@{fake.app_id}>` in content for the text.
+        """
         author = self.users[user_name]
         attachments = [self._store_attachment(*f) for f in files or []]
         if dm:
             channel_id, guild_id = self.dm_channel_for(author)["id"], None
         else:
-            channel_id, guild_id = self.channel_id, self.guild_id
+            channel_id = channel_id or self.channel_id
+            guild_id = self._guild_of(channel_id)
         payload = p.message(p.snowflake(), channel_id, author, content, guild_id=guild_id, attachments=attachments,
                             mentions=[self.bot_user] if mention_bot else [],
                             member_payload=self._member(author) if guild_id else None)
+        self.user_messages[payload["id"]] = payload
+        self._count_message(channel_id, payload["id"])
         await self._dispatch("MESSAGE_CREATE", payload, message_event=True)
         return payload
 
@@ -339,14 +384,25 @@ class FakeDiscord:
     async def wait_for_channel_message(self, channel_id: str | None = None, timeout: float = 30,
                                        after: int = 0) -> SentMessage:
         """The first message the bot posts in a channel (index >= after in channel_messages)."""
+        def first() -> SentMessage | None:
+            return next((sent for sent in self.channel_messages[after:]
+                         if channel_id is None or sent.payload["channel_id"] == channel_id), None)
+        return await self.wait_until(first, timeout, "the bot posted no message")
+
+    def bot_messages_in(self, channel_id: str) -> list[SentMessage]:
+        """What the bot posted in a channel (a thread, a DM...), oldest first; edits show in place."""
+        return [sent for sent in self.channel_messages if sent.payload["channel_id"] == channel_id]
+
+    async def wait_until(self, condition, timeout: float = 30, what: str = "the condition never held"):
+        """condition()'s first truthy value, checked again whenever the bot posts, edits, reacts or types."""
         deadline = time.monotonic() + timeout
         while True:
-            for sent in self.channel_messages[after:]:
-                if channel_id is None or sent.payload["channel_id"] == channel_id:
-                    return sent
+            found = condition()
+            if found:
+                return found
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise asyncio.TimeoutError("the bot posted no message")
+                raise asyncio.TimeoutError(what)
             waiter = asyncio.get_running_loop().create_future()
             self._message_waiters.append(waiter)
             try:
@@ -594,18 +650,85 @@ class FakeDiscord:
 
     async def _channel_message(self, request):
         channel_id = request.match_info["channel"]
-        if channel_id == self.readonly_channel_id:
-            raise DiscordError(403, 50013, "Missing Permissions")
-        known = {self.channel_id} | {c["id"] for c in self.dm_channels.values()}
-        if channel_id not in known:
-            raise DiscordError(404, 10003, "Unknown Channel")
+        guild_id = self._sendable_guild(channel_id)
         payload, files = await self._read_message_body(request)
         self._check_message(payload, files, DEFAULT_FILE_LIMIT)
-        guild_id = self.guild_id if channel_id == self.channel_id else None
         sent = self._store_sent(payload, files, channel_id, guild_id)
         self.channel_messages.append(sent)
+        self._count_message(channel_id, sent.payload["id"])
         self._wake_message_waiters()
         return json_response(sent.payload)
+
+    def _bot_message(self, channel_id: str, message_id: str) -> SentMessage:
+        """A non-ephemeral message the bot posted in that channel (interaction replies too)."""
+        replies = [sent for record in self.interactions.values() for sent in record.replies]
+        for sent in self.channel_messages + replies:
+            if sent.payload["id"] == message_id and sent.payload["channel_id"] == channel_id and not sent.ephemeral:
+                return sent
+        raise DiscordError(404, 10008, "Unknown Message")
+
+    def _edited(self, sent: SentMessage, patch: dict) -> dict:
+        """The message's fields after a PATCH: fields it leaves out stay as they were."""
+        edited = {"content": sent.content, "embeds": sent.embeds, "attachments": sent.payload["attachments"]}
+        for key in ("content", "embeds", "components"):
+            if key in patch:
+                edited[key] = patch[key] or ("" if key == "content" else [])
+        if "attachments" in patch:  # the old attachments to keep; new uploads come as files
+            keep = {str(a.get("id")) for a in patch["attachments"] or []}
+            edited["attachments"] = [a for a in sent.payload["attachments"] if a["id"] in keep]
+        return edited
+
+    async def _edit_channel_message(self, request):
+        channel_id, message_id = request.match_info["channel"], request.match_info["message"]
+        self._guild_of(channel_id)
+        if self.user_messages.get(message_id, {}).get("channel_id") == channel_id:
+            raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
+        sent = self._bot_message(channel_id, message_id)
+        patch, files = await self._read_message_body(request)
+        edited = self._edited(sent, patch)
+        self._check_message(edited, files, DEFAULT_FILE_LIMIT)  # an edit obeys the sending rules
+        edited["attachments"] = edited["attachments"] + [self._store_attachment(name, data, None)
+                                                         for name, data in files]
+        sent.payload.update(edited, edited_timestamp=p.iso_now())
+        sent.files += files
+        sent.edits.append((time.monotonic(), sent.content))
+        self._wake_message_waiters()
+        return json_response(sent.payload)
+
+    async def _typing(self, request):
+        channel_id = request.match_info["channel"]
+        self._sendable_guild(channel_id)
+        self.typing.append((channel_id, time.monotonic()))
+        self._wake_message_waiters()
+        return web.Response(status=204)
+
+    def _thread_starter(self, channel_id: str, message_id: str) -> None:
+        """Checks that a public thread may start from this message, as Discord does."""
+        if not self.allow_threads:
+            raise DiscordError(403, 50013, "Missing Permissions")
+        if self._sendable_guild(channel_id) is None or channel_id in self.threads:
+            raise DiscordError(400, 50024, "Cannot execute action on this channel type")
+        if self.user_messages.get(message_id, {}).get("channel_id") != channel_id:
+            self._bot_message(channel_id, message_id)
+        if message_id in self.threads:
+            raise DiscordError(400, 160004, "A thread has already been created for this message")
+
+    async def _start_thread(self, request):
+        channel_id, message_id = request.match_info["channel"], request.match_info["message"]
+        self._thread_starter(channel_id, message_id)
+        body = await request.json()
+        name, duration = body.get("name") or "", body.get("auto_archive_duration") or 1440
+        if not 1 <= len(name) <= 100:
+            raise DiscordError(400, 50035, "Invalid Form Body: name: Must be between 1 and 100 in length.")
+        if duration not in (60, 1440, 4320, 10080):
+            raise DiscordError(400, 50035, "Invalid Form Body: auto_archive_duration: Value must be one of "
+                                           "{60, 1440, 4320, 10080}.")
+        # A thread started from a message shares the message's id (Discord's Threads topic).
+        thread = p.thread_channel(message_id, self.guild_id, channel_id, self.app_id, name, duration,
+                                  body.get("rate_limit_per_user") or 0)
+        self.threads[message_id] = thread
+        await self._dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return json_response(thread)
 
     async def _add_reaction(self, request):
         self.reactions.append((request.match_info["channel"], request.match_info["message"],

@@ -1,0 +1,151 @@
+"""The friend as the bot uses it: memory in SQLite, the model off the loop, replies that grow
+while they are written, and the tone model as the kindness judge when it is built."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+from bot.model_slot import ModelSlot
+from ml.errors import InputError, ModelNotReady
+from ml.friend import PIPELINE_VERSION, SERVICE
+from ml.home import ModelRef
+from storage import cache_key
+from storage.friend_memory import FriendMemory
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from ml.friend.conversation import Friend
+
+log = logging.getLogger(__name__)
+
+RECENT_TURNS = 8          # turns kept word for word in the prompt; older ones go into the summary
+SUMMARISE_AFTER = 4       # fold older turns into the summary once this many have piled up
+MAX_MESSAGE_CHARS = 4000  # Discord's own limit for a message (with Nitro)
+PA_LIMIT = HOSTILE_LIMIT = 0.5
+
+Stream = Callable[[str], Awaitable[None]]
+
+
+class FriendService:
+    name = SERVICE
+
+    def __init__(self, app: "App"):
+        self.app = app
+        self.memory = FriendMemory(app.db)
+        self.slot: ModelSlot["Friend"] = ModelSlot(
+            app, SERVICE, _load_friend, "the friend model is not set up yet: run `mlbot train friend` (about 1 min)")
+        self._background: set[asyncio.Task] = set()
+
+    def conversation_id(self, adapter: str, place: str) -> str:
+        """Where a conversation happens (a DM, a channel, a thread, a CLI user), as a keyed hash."""
+        return self.app.keyed_hash(f"friend:{adapter}:{place}")
+
+    async def chat(self, *, user_key: str, conversation: str, speaker: str, message: str,
+                   guild_id: str | None = None, stream: Stream | None = None) -> dict:
+        from ml.friend.conversation import DEFAULT_PERSONA, Memory, Turn
+        from ml.friend.facts import extract_facts
+
+        message = (message or "").strip()
+        if not message:
+            raise InputError("say something: the message is empty")
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[:MAX_MESSAGE_CHARS]
+        friend = await self.slot.get()
+        version = friend.model.path.name
+        stored = await self.memory.load(user_key, conversation, RECENT_TURNS)
+        persona = await self.memory.persona(user_key, guild_id) or DEFAULT_PERSONA
+        memory = Memory(stored.summary, stored.facts, [Turn(t.role, t.speaker, t.content) for t in stored.turns])
+        friend.judge = await self._judge()
+        state = json.dumps([persona, speaker, memory.summary, memory.facts,
+                            [(t.role, t.text) for t in memory.turns], message], ensure_ascii=False)
+        seed = int(hashlib.sha256(state.encode()).hexdigest()[:8], 16)
+        key = cache_key(SERVICE, version, state, {"pipeline": PIPELINE_VERSION, "kind": friend.judge is not None})
+        cached = await self.app.cache.get(key, user_key)
+        if cached is not None:
+            result = {**cached.result, "cached": True}
+        else:
+            reply = await self.app.runtime(SERVICE).run(None, friend.reply, persona, speaker, memory, message, seed,
+                                                        _thread_safe(stream), conversation)
+            result = {"reply": reply.text, "tokens": reply.tokens, "seconds": round(reply.seconds, 2),
+                      "first_token_seconds": round(reply.first_token_seconds, 2), "attempts": reply.attempts,
+                      "note": reply.note, "model_version": version, "cached": False}
+            await self.app.cache.put(key, SERVICE, version, result, None, user_key)
+        facts = [(fact.key, fact.text) for fact in extract_facts(message)]
+        await self.memory.add_exchange(user_key, conversation, speaker, message, result["reply"], facts)
+        self._start(self._summarise_if_due(friend, user_key, conversation, speaker))
+        return result
+
+    async def _judge(self):
+        """The tone model as a kindness judge, or None while it is not built."""
+        try:
+            predictor = await self.app.tone.slot.get()
+        except ModelNotReady:
+            return None
+
+        def judge(text: str) -> str | None:
+            verdict = predictor.check(text, explain=False)
+            if verdict.hostility >= HOSTILE_LIMIT:
+                return f"hostile {verdict.hostility:.2f}"
+            if verdict.passive_aggression >= PA_LIMIT:
+                return f"passive-aggressive {verdict.passive_aggression:.2f}"
+            return None
+
+        return judge
+
+    async def _summarise_if_due(self, friend: "Friend", user_key: str, conversation: str, speaker: str) -> None:
+        from ml.friend.conversation import Turn
+
+        old = await self.memory.unsummarised_before_recent(user_key, conversation, RECENT_TURNS)
+        if len(old) < SUMMARISE_AFTER:
+            return
+        stored = await self.memory.load(user_key, conversation, 0)
+        turns = [Turn(t.role, t.speaker, t.content) for t in old]
+        summary = await self.app.runtime(SERVICE).run(None, friend.summarise, stored.summary, turns, speaker)
+        await self.memory.save_summary(user_key, conversation, summary, old[-1].id)
+
+    def _start(self, work) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("friend summary failed", exc_info=task.exception())
+
+    async def settle(self) -> None:
+        """Wait for summaries being written (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    async def forget(self, user_key: str) -> int:
+        friend = self.slot.loaded
+        removed = await self.memory.forget_user(user_key)
+        if friend is not None:
+            friend.model.forget_all_conversations()  # cached key/values hold their words too
+        return removed
+
+
+def _thread_safe(stream: Stream | None) -> Callable[[str], None] | None:
+    """A callback the model can call from its worker thread; the stream runs on the loop."""
+    if stream is None:
+        return None
+    loop = asyncio.get_running_loop()
+
+    def on_text(text: str) -> None:
+        loop.call_soon_threadsafe(lambda: loop.create_task(stream(text)))
+
+    return on_text
+
+
+def _load_friend(ref: ModelRef) -> "Friend":
+    import os
+
+    from ml.friend import MODEL_ENV
+    from ml.friend.conversation import Friend
+    from ml.friend.model import ChatModel
+
+    return Friend(ChatModel(os.environ.get(MODEL_ENV) or ref.path))

