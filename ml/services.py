@@ -11,6 +11,7 @@ from ml.digits import PROGRESS_WEIGHTS as DIGIT_WEIGHTS
 from ml.tone import PROGRESS_WEIGHTS as TONE_WEIGHTS
 from ml.essay import PROGRESS_WEIGHTS as ESSAY_WEIGHTS
 from ml.tracks import PROGRESS_WEIGHTS as TRACKS_WEIGHTS
+from ml.friend import PROGRESS_WEIGHTS as FRIEND_WEIGHTS
 
 
 @dataclass
@@ -83,6 +84,18 @@ def _evaluate_tracks(home: ModelHome, **options: Any) -> dict[str, Any]:
     return evaluate_tracks(home)
 
 
+def _train_friend(home: ModelHome, quick: bool, progress: Progress, seed: int = 0, **_: Any) -> ModelRef:
+    from ml.friend.convert import convert_friend
+
+    return convert_friend(home, progress)  # nothing to train: the published weights, converted once
+
+
+def _evaluate_friend(home: ModelHome, **options: Any) -> dict[str, Any]:
+    from ml.friend.evaluate import evaluate_friend
+
+    return evaluate_friend(home)
+
+
 SERVICES: dict[str, ServiceSpec] = {
     "digits": ServiceSpec(
         name="digits",
@@ -100,6 +113,14 @@ SERVICES: dict[str, ServiceSpec] = {
         train=_train_tone,
         evaluate=_evaluate_tone,
         progress_weights=TONE_WEIGHTS,
+    ),
+    "friend": ServiceSpec(
+        name="friend",
+        title="friend",
+        expected_minutes=1,
+        train=_train_friend,
+        evaluate=_evaluate_friend,
+        progress_weights=FRIEND_WEIGHTS,
     ),
     "essay": ServiceSpec(
         name="essay",
