@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 RECENT_TURNS = 8          # turns kept word for word in the prompt; older ones go into the summary
 SUMMARISE_AFTER = 4       # fold older turns into the summary once this many have piled up
 MAX_MESSAGE_CHARS = 4000  # Discord's own limit for a message (with Nitro)
-PA_LIMIT = HOSTILE_LIMIT = 0.5
 
 Stream = Callable[[str], Awaitable[None]]
 
@@ -58,7 +57,7 @@ class FriendService:
         stored = await self.memory.load(user_key, conversation, RECENT_TURNS)
         persona = await self.memory.persona(user_key, guild_id) or DEFAULT_PERSONA
         memory = Memory(stored.summary, stored.facts, [Turn(t.role, t.speaker, t.content) for t in stored.turns])
-        friend.judge = await self._judge()
+        friend.sentence_judge, friend.judge = await self._judges()
         state = json.dumps([persona, speaker, memory.summary, memory.facts,
                             [(t.role, t.text) for t in memory.turns], message], ensure_ascii=False)
         seed = int(hashlib.sha256(state.encode()).hexdigest()[:8], 16)
@@ -78,22 +77,15 @@ class FriendService:
         self._start(self._summarise_if_due(friend, user_key, conversation, speaker))
         return result
 
-    async def _judge(self):
-        """The tone model as a kindness judge, or None while it is not built."""
+    async def _judges(self):
+        """(sentence judge, reply judge) from the tone model, or (None, None) while it is not built."""
+        from ml.friend.kindness import tone_judges
+
         try:
             predictor = await self.app.tone.slot.get()
         except ModelNotReady:
-            return None
-
-        def judge(text: str) -> str | None:
-            verdict = predictor.check(text, explain=False)
-            if verdict.hostility >= HOSTILE_LIMIT:
-                return f"hostile {verdict.hostility:.2f}"
-            if verdict.passive_aggression >= PA_LIMIT:
-                return f"passive-aggressive {verdict.passive_aggression:.2f}"
-            return None
-
-        return judge
+            return None, None
+        return tone_judges(predictor)
 
     async def _summarise_if_due(self, friend: "Friend", user_key: str, conversation: str, speaker: str) -> None:
         from ml.friend.conversation import Turn

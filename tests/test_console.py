@@ -31,8 +31,8 @@ async def test_console_session(app, mnist, tmp_path):
     assert "(cached)" in text  # the second /digit of the same image came from the cache
     assert "no such file: /no/such/file.png" in text
     assert "cache: " in text and "uptime" in text
-    assert "commands start with /" in text and "unknown command /nonsense" in text
-    assert "Deleted 1 stored result" in text
+    assert "friend model is not set up" in text and "unknown command /nonsense" in text
+    assert "1 stored result(s) of your requests" in text
     saved = list((tmp_path / "saved").iterdir())
     assert len(saved) == 2 and all(p.read_bytes().startswith(b"\x89PNG") for p in saved)
     assert str(saved[0]) in text
@@ -72,7 +72,7 @@ async def test_background_training_reports_progress_then_serves(home, mnist):
 
     data = mnist_png(mnist, 0)
     async with App(home, background_training=True, quick_training=True) as app:
-        assert app.trainer.queue == ["digits", "tone", "essay", "tracks"]  # one at a time, in this order
+        assert app.trainer.queue == ["digits", "tone", "friend", "essay", "tracks"]  # one at a time, in this order
         ctx = CommandContext(app, "console", "u")
         early = await run_command("digit", ctx, image=bytes_input(data))
         assert early.is_error and "digits model" in early.text

@@ -10,7 +10,7 @@ from bot.reply import Reply, ReplyFile
 def test_every_registry_command_becomes_a_slash_command(app):
     client = MlBotClient(app, discord.Intents.default())
     payloads = {c.name: c.to_dict(client.tree) for c in client.tree.get_commands()}
-    assert set(payloads) == {"digit", "tone", "essay", "track", "help", "about", "status", "forget", "config", "Check tone"}
+    assert set(payloads) == {"digit", "tone", "essay", "track", "friend", "help", "about", "status", "forget", "config", "Check tone"}
     assert payloads["Check tone"]["type"] == 3  # a message context menu
     option = payloads["digit"]["options"][0]
     assert option["name"] == "image" and option["type"] == 11 and option["required"] is True
@@ -18,7 +18,7 @@ def test_every_registry_command_becomes_a_slash_command(app):
     config = payloads["config"]
     assert int(config["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
     subcommands = {o["name"]: o for o in config["options"]}
-    assert set(subcommands) == {"show", "cooldown", "server-rate", "prefix", "tone-watch", "daily-track"}
+    assert set(subcommands) == {"show", "cooldown", "server-rate", "prefix", "tone-watch", "daily-track", "friend-persona"}
     daily = {o["name"]: o for o in subcommands["daily-track"]["options"]}
     assert daily["channel"]["type"] == 7 and not daily["channel"]["required"]  # a channel option
     seconds = subcommands["cooldown"]["options"][0]

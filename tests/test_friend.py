@@ -17,12 +17,12 @@ def chat_model(tiny_friend_root):
 
 
 @pytest.mark.parametrize("message, expected", [
-    ("Hi! My dog is called Rex and he is old.", {"dog's name": "your dog is called Rex"}),
-    ("my sister's name is Ana", {"sister's name": "your sister is called Ana"}),
-    ("I live in Bergen, near the sea.", {"home": "you live in Bergen"}),
-    ("I'm 34 years old", {"age": "you are 34 years old"}),
-    ("My favourite food is ramen.", {"favourite food": "your favourite food is ramen"}),
-    ("I really love chess", {"likes: chess": "you like chess"}),
+    ("Hi! My dog is called Rex and he is old.", {"dog's name": "their dog is called Rex"}),
+    ("my sister's name is Ana", {"sister's name": "their sister is called Ana"}),
+    ("I live in Bergen, near the sea.", {"home": "they live in Bergen"}),
+    ("I'm 34 years old", {"age": "they are 34 years old"}),
+    ("My favourite food is ramen.", {"favourite food": "their favourite food is ramen"}),
+    ("I really love chess", {"likes: chess": "they like chess"}),
     ("I like you", {}),
     ("Do you like it?", {}),
 ])
@@ -59,11 +59,11 @@ def test_a_user_message_cannot_open_a_system_turn(chat_model):
 
 def test_the_prompt_carries_persona_speaker_facts_summary_and_recent_turns(chat_model):
     friend = Friend(chat_model)
-    memory = Memory(summary="They planned a picnic.", facts=["your dog is called Rex"],
+    memory = Memory(summary="They planned a picnic.", facts=["their dog is called Rex"],
                     turns=[Turn("user", "Bo", "hello"), Turn("assistant", "friend", "Hi Bo!")])
     prompt, note = friend.build_prompt(DEFAULT_PERSONA, "Bo", memory, "what's my dog called?")
     text = chat_model.tokenizer.decode(prompt)
-    for part in ("You are talking with Bo.", "your dog is called Rex", "They planned a picnic.",
+    for part in ("You are talking with Bo.", "their dog is called Rex", "They planned a picnic.",
                  "<|im_start|>user\nhello<|im_end|>", "<|im_start|>assistant\nHi Bo!<|im_end|>"):
         assert part in text
     assert text.endswith("<|im_start|>user\nwhat's my dog called?<|im_end|>\n<|im_start|>assistant\n")

@@ -47,7 +47,7 @@ async def test_a_reply_is_stored_with_the_facts_the_user_shared(app):
     assert not reply.is_error and reply.text and reply.data["tokens"] > 0
     user_key = app.user_key("discord", "id-ana")
     memory = await app.friend.memory.load(user_key, app.friend.conversation_id("discord", "dm-ana"), 8)
-    assert memory.facts == ["your dog is called Rex"]
+    assert memory.facts == ["their dog is called Rex"]
     assert [(t.role, t.content) for t in memory.turns] == [("user", "Hi! My dog is called Rex."),
                                                            ("assistant", reply.data["reply"])]
 
@@ -65,7 +65,7 @@ async def test_memory_and_summary_survive_a_restart(home_with_friend, monkeypatc
     try:
         conversation = app.friend.conversation_id("discord", "dm-ana")
         memory = await app.friend.memory.load(app.user_key("discord", "id-ana"), conversation, 2)
-        assert set(memory.facts) == {"your cat is called Mochi", "you live in Lisbon"}
+        assert set(memory.facts) == {"their cat is called Mochi", "they live in Lisbon"}
         assert memory.summary  # the two oldest turns were folded into it before the restart
         assert [t.content for t in memory.turns][0] == "What should I cook tonight?"
         seen = {}
@@ -81,7 +81,7 @@ async def test_memory_and_summary_survive_a_restart(home_with_friend, monkeypatc
             friend.reply = reply
         await spy_chat()
         await run_command("friend", as_user(app, "ana"), message="Do you remember my cat?")
-        assert "your cat is called Mochi" in seen["memory"].facts and seen["memory"].summary == memory.summary
+        assert "their cat is called Mochi" in seen["memory"].facts and seen["memory"].summary == memory.summary
     finally:
         await app.close()
 
@@ -181,4 +181,4 @@ def test_cli_friend_keeps_memory_per_user(home_with_friend, capsys):
             return (await app.friend.memory.load(key, app.friend.conversation_id("cli", "ana"), 8)).facts
         finally:
             await app.close()
-    assert asyncio.run(facts()) == ["your dog is called Rex"]
+    assert asyncio.run(facts()) == ["their dog is called Rex"]

@@ -56,9 +56,11 @@ class FriendReply:
 
 
 class Friend:
-    def __init__(self, model: ChatModel, judge: Judge | None = None, sampling: Sampling | None = None):
+    def __init__(self, model: ChatModel, judge: Judge | None = None, sampling: Sampling | None = None,
+                 sentence_judge: Judge | None = None):
         self.model = model
-        self.judge = judge
+        self.judge = judge                    # reads the whole reply
+        self.sentence_judge = sentence_judge  # reads each sentence before it is shown (default: judge)
         self.sampling = sampling or Sampling()
 
     # ----- prompt ------------------------------------------------------------------------
@@ -93,6 +95,7 @@ class Friend:
     def reply(self, persona: str, speaker: str, memory: Memory, message: str, seed: int = 0,
               on_text: Callable[[str], None] | None = None, conversation: str | None = None) -> FriendReply:
         """`on_text` sees the reply grow, one finished sentence at a time, each one judged."""
+        sentence_judge = self.sentence_judge or self.judge
         started = time.perf_counter()
         prompt, note = self.build_prompt(persona, speaker, memory, message)
         rejected: list[str] = []
@@ -108,7 +111,7 @@ class Friend:
                 finished = complete_sentences(end_cleanly(text) if "<|" in text else text)
                 if len(finished) <= len(shown):
                     return True
-                why = self.judge(finished[len(shown):]) if self.judge else None
+                why = sentence_judge(finished[len(shown):]) if sentence_judge else None
                 if why:
                     verdict.append(why)
                     return False
@@ -147,4 +150,7 @@ class Friend:
                   + self.model.encode_turn("user", request) + self.model.assistant_prefix())
         sampling = Sampling(temperature=0, max_new_tokens=90, repetition_penalty=1.1)
         text = end_cleanly(self.model.generate(prompt, sampling, seed=0).text)
-        return text[:700]
+        if not text:  # the model wrote nothing: keep what the user said, shortened, rather than lose it
+            said = "; ".join(t.text[:120] for t in turns if t.role == "user")
+            text = f"{summary} Earlier {speaker} said: {said}".strip()
+        return text[-700:] if len(text) > 700 else text

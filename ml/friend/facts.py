@@ -11,7 +11,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Fact:
     key: str    # what it is about: "dog's name", "home", "job", "likes: ..."
-    text: str   # how the friend is told it, in the second person: "your dog is called Rex"
+    text: str   # how the friend is told it, about the user: "their dog is called Rex"
 
 
 _NAME = r"([A-Za-z][\w'-]*(?: [A-Z][\w'-]*)?)"
@@ -21,28 +21,28 @@ _END = r"(?=[.!?,;]|$| and | but )"
 _PATTERNS: list[tuple[re.Pattern, callable]] = [
     # my dog is called Rex / my dog's name is Rex / my sister is named Ana
     (re.compile(r"\b(?i:my) ([a-z]+(?: [a-z]+)??)(?:'s name is| is called| is named| called| named) " + _NAME),
-     lambda m: Fact(f"{m[1].lower()}'s name", f"your {m[1].lower()} is called {_capital(m[2])}")),
+     lambda m: Fact(f"{m[1].lower()}'s name", f"their {m[1].lower()} is called {_capital(m[2])}")),
     # my name is Ana / call me Ana / I'm called Ana
     (re.compile(r"\b(?:my name is|call me|i am called|i'm called) " + _NAME, re.I),
-     lambda m: Fact("name", f"you like to be called {_capital(m[1])}")),
+     lambda m: Fact("name", f"they like to be called {_capital(m[1])}")),
     (re.compile(r"\bi (?:live|grew up) in " + _PHRASE + _END, re.I),
-     lambda m: Fact("home", f"you live in {m[1].strip()}")),
+     lambda m: Fact("home", f"they live in {m[1].strip()}")),
     (re.compile(r"\bi(?: am|'m) from " + _PHRASE + _END, re.I),
-     lambda m: Fact("from", f"you are from {m[1].strip()}")),
+     lambda m: Fact("from", f"they are from {m[1].strip()}")),
     (re.compile(r"\bi work (?:as|at|in) " + _PHRASE + _END, re.I),
-     lambda m: Fact("job", f"you work {m[0].split('work ', 1)[1].strip()}")),
+     lambda m: Fact("job", f"they work {m[0].split('work ', 1)[1].strip()}")),
     (re.compile(r"\bmy job is " + _PHRASE + _END, re.I),
-     lambda m: Fact("job", f"your job is {m[1].strip()}")),
+     lambda m: Fact("job", f"their job is {m[1].strip()}")),
     (re.compile(r"\bi(?: am|'m) (\d{1,3}) years old", re.I),
-     lambda m: Fact("age", f"you are {m[1]} years old")),
+     lambda m: Fact("age", f"they are {m[1]} years old")),
     (re.compile(r"\bmy favou?rite ([a-z]+(?: [a-z]+)?) is " + _PHRASE + _END, re.I),
-     lambda m: Fact(f"favourite {m[1].lower()}", f"your favourite {m[1].lower()} is {m[2].strip()}")),
+     lambda m: Fact(f"favourite {m[1].lower()}", f"their favourite {m[1].lower()} is {m[2].strip()}")),
     (re.compile(r"\bi (?:really )?(?:love|like|enjoy) " + _PHRASE + _END, re.I),
-     lambda m: Fact(f"likes: {m[1].strip().lower()}", f"you like {m[1].strip()}")),
+     lambda m: Fact(f"likes: {m[1].strip().lower()}", f"they like {m[1].strip()}")),
     (re.compile(r"\bi (?:really )?(?:hate|dislike|can't stand) " + _PHRASE + _END, re.I),
-     lambda m: Fact(f"dislikes: {m[1].strip().lower()}", f"you dislike {m[1].strip()}")),
+     lambda m: Fact(f"dislikes: {m[1].strip().lower()}", f"they dislike {m[1].strip()}")),
     (re.compile(r"\bi have (?:a|an|two|three|\d+) ([a-z]+(?: [a-z]+)?)" + _END, re.I),
-     lambda m: Fact(f"has: {m[1].lower()}", f"you have {m[0].split('have ', 1)[1].strip()}")),
+     lambda m: Fact(f"has: {m[1].lower()}", f"they have {m[0].split('have ', 1)[1].strip()}")),
 ]
 
 def _capital(name: str) -> str:
