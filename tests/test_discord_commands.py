@@ -23,7 +23,7 @@ def test_every_registry_command_becomes_a_slash_command(app):
     assert daily["channel"]["type"] == 7 and not daily["channel"]["required"]  # a channel option
     seconds = subcommands["cooldown"]["options"][0]
     assert (seconds["type"], seconds["min_value"], seconds["max_value"]) == (4, 0, 3600)
-    assert len(build_slash_commands(client, REGISTRY.values())) == 9
+    assert len(build_slash_commands(client, REGISTRY.values())) == 10
     essay = {o["name"]: o for o in payloads["essay"]["options"]}
     assert essay["topic"]["required"] and not essay["words"]["required"]
     assert (essay["words"]["type"], essay["words"]["min_value"], essay["words"]["max_value"]) == (4, 100, 1500)
