@@ -249,8 +249,12 @@ class MlBotClient(discord.Client):
             words = self._split(content[len(prefix):])
             if words and resolve_command_name(words)[0] in REGISTRY:
                 return words
-        if message.guild is None and content and content.split()[0].lstrip("/!") in commands:
-            return self._split(content)  # in DMs the prefix is optional
+        if message.guild is None and content:
+            # In DMs the prefix is optional for a command word alone ("digit" with an image,
+            # "help"); a longer message that merely starts with one ("help me plan...") is chat.
+            words = content.split()
+            if words[0].lstrip("/!") in commands and (words[0][0] in "/!" or len(words) == 1):
+                return self._split(content)
         return None
 
     async def _talks_to_friend(self, message: discord.Message) -> bool:

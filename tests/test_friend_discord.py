@@ -39,6 +39,13 @@ async def test_a_dm_is_answered_with_typing_first(home_with_friend, point_discor
         reply = await fake.wait_for_channel_message(channel_id=dm)
         assert reply.text.strip()
         assert any(channel == dm for channel, _ in fake.typing)
+        # A DM that starts with a command's name is still chat; the bare name is the command.
+        await fake.user_says("bob", "help me plan my week, please", dm=True)
+        await fake.wait_until(lambda: len(fake.bot_messages_in(dm)) >= 2, what="no second reply")
+        assert "Commands" not in fake.bot_messages_in(dm)[1].text
+        await fake.user_says("bob", "help", dm=True)
+        await fake.wait_until(lambda: len(fake.bot_messages_in(dm)) >= 3, what="no help")
+        assert "Commands" in fake.bot_messages_in(dm)[2].text
         app = running.app
         memory = await app.friend.memory.load(app.user_key("discord", fake.users["bob"]["id"]),
                                               app.friend.conversation_id("discord", dm), 8)
