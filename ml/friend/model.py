@@ -44,10 +44,12 @@ class ChatModel:
     def __init__(self, path: str | Path, dtype: str | None = None):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
         from ml.runtime import fast_bf16
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        hf_logging.disable_progress_bar()  # a "Loading weights" bar would cut into the console
         self.torch = torch
         self.path = Path(path)
         name = dtype or ("bfloat16" if fast_bf16() else "float32")
