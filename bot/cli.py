@@ -126,6 +126,21 @@ def _open_app(home: ModelHome, **kwargs):
     return app, start
 
 
+def _run_one(home: ModelHome, command: str, user: str = "local", **arguments):
+    """Start the app, run one command as a CLI user, close it; returns the command's Reply."""
+    from bot.commands import CommandContext, run_command
+
+    async def run():
+        app, start = _open_app(home)
+        await start()
+        try:
+            return await run_command(command, CommandContext(app, "cli", user, user_name=user), **arguments)
+        finally:
+            await app.close()
+
+    return asyncio.run(run())
+
+
 def _console(args, home: ModelHome) -> int:
     from bot.console import Console
 
@@ -313,97 +328,63 @@ def _print_digit_reply(path: str, reply, as_json: bool) -> None:
 
 
 def _essay(args, home: ModelHome) -> int:
-    from bot.commands import CommandContext, run_command
-
-    async def write() -> int:
-        app, start = _open_app(home)
-        await start()
-        try:
-            ctx = CommandContext(app, "cli", "local")
-            reply = await run_command("essay", ctx, topic=args.topic, words=args.words, style=args.style,
-                                      seed=args.seed, temperature=args.temperature, top_p=args.top_p)
-        finally:
-            await app.close()
-        if reply.is_error:
-            return _fail(reply.text)
-        d = reply.data
-        if args.json:
-            print(json.dumps({"title": d["title"], "essay": d["essay"], "words": d["words"],
-                              "longest_copied_run": d["longest_copied_run"], "model_version": d["model_version"],
-                              "seed": d["seed"], "style": d["style"], "seconds": d["seconds"],
-                              "tokens": d["tokens"]}, ensure_ascii=False))
-        else:
-            print(d["markdown"])
-            print(f"({d['words']} words; longest run copied from the corpus: {d['longest_copied_run']} words; "
-                  f"model {d['model_version']})")
-        return 0
-
-    return asyncio.run(write())
+    reply = _run_one(home, "essay", topic=args.topic, words=args.words, style=args.style, seed=args.seed,
+                     temperature=args.temperature, top_p=args.top_p)
+    if reply.is_error:
+        return _fail(reply.text)
+    d = reply.data
+    if args.json:
+        print(json.dumps({"title": d["title"], "essay": d["essay"], "words": d["words"],
+                          "longest_copied_run": d["longest_copied_run"], "model_version": d["model_version"],
+                          "seed": d["seed"], "style": d["style"], "seconds": d["seconds"],
+                          "tokens": d["tokens"]}, ensure_ascii=False))
+    else:
+        print(d["markdown"])
+        print(f"({d['words']} words; longest run copied from the corpus: {d['longest_copied_run']} words; "
+              f"model {d['model_version']})")
+    return 0
 
 
 
 def _track(args, home: ModelHome) -> int:
-    from pathlib import Path
-
-    from bot.commands import CommandContext, run_command
-
-    async def compose() -> int:
-        app, start = _open_app(home)
-        await start()
-        try:
-            reply = await run_command("track", CommandContext(app, "cli", "local"), seed=args.seed,
-                                      seconds=args.seconds, instrument=args.instrument, tempo=args.tempo)
-        finally:
-            await app.close()
-        if reply.is_error:
-            return _fail(reply.text)
-        audio_file, midi_file = reply.files
-        out = Path(args.out)
-        audio_path = out.with_suffix("." + audio_file.filename.rsplit(".", 1)[-1])
-        midi_path = out.with_suffix(".mid")
-        try:
-            audio_path.parent.mkdir(parents=True, exist_ok=True)
-            audio_path.write_bytes(audio_file.data)
-            midi_path.write_bytes(midi_file.data)
-        except OSError as exc:
-            return _fail(f"cannot write {out}: {exc.strerror}")
-        d = reply.data
-        result = {"audio": str(audio_path), "midi": str(midi_path), "seconds": d["seconds"], "seed": d["seed"],
-                  "metrics": d["metrics"], "title": d["title"], "model_version": d["model_version"]}
-        print(json.dumps(result) if args.json else f"{d['title']}: {audio_path} and {midi_path}")
-        return 0
-
-    return asyncio.run(compose())
+    reply = _run_one(home, "track", seed=args.seed, seconds=args.seconds, instrument=args.instrument,
+                     tempo=args.tempo)
+    if reply.is_error:
+        return _fail(reply.text)
+    audio_file, midi_file = reply.files
+    out = Path(args.out)
+    audio_path = out.with_suffix("." + audio_file.filename.rsplit(".", 1)[-1])
+    midi_path = out.with_suffix(".mid")
+    try:
+        audio_path.parent.mkdir(parents=True, exist_ok=True)
+        audio_path.write_bytes(audio_file.data)
+        midi_path.write_bytes(midi_file.data)
+    except OSError as exc:
+        return _fail(f"cannot write {out}: {exc.strerror}")
+    d = reply.data
+    result = {"audio": str(audio_path), "midi": str(midi_path), "seconds": d["seconds"], "seed": d["seed"],
+              "metrics": d["metrics"], "title": d["title"], "model_version": d["model_version"]}
+    print(json.dumps(result) if args.json else f"{d['title']}: {audio_path} and {midi_path}")
+    return 0
 
 
 def _friend(args, home: ModelHome) -> int:
     import getpass
 
-    from bot.commands import CommandContext, run_command
-
     user = (args.user or getpass.getuser()).strip() or "you"
 
-    async def talk() -> int:
-        app, start = _open_app(home)
-        await start()
-        try:
-            ctx = CommandContext(app, "cli", user, user_name=user)
-            options = {"persona": args.persona} if args.persona else {}
-            reply = await run_command("friend", ctx, message=args.message, **options)
-        finally:
-            await app.close()
-        if reply.is_error:
-            return _fail(reply.text)
-        d = reply.data
-        if args.json:
-            print(json.dumps({"reply": d["reply"], "tokens": d["tokens"], "seconds": d["seconds"],
-                              "first_token_seconds": d["first_token_seconds"], "note": d["note"],
-                              "cached": d["cached"], "model_version": d["model_version"]}, ensure_ascii=False))
-        else:
-            print(reply.text)
-        return 0
-
-    return asyncio.run(talk())
+    options = {"persona": args.persona} if args.persona else {}
+    reply = _run_one(home, "friend", user=user, message=args.message, **options)
+    if reply.is_error:
+        return _fail(reply.text)
+    d = reply.data
+    if args.json:
+        print(json.dumps({"reply": d["reply"], "tokens": d["tokens"], "seconds": d["seconds"],
+                          "first_token_seconds": d["first_token_seconds"], "note": d["note"],
+                          "cached": d["cached"], "model_version": d["model_version"]}, ensure_ascii=False))
+    else:
+        print(reply.text)
+    return 0
 
 
 if __name__ == "__main__":

@@ -215,14 +215,15 @@ class MlBotClient(discord.Client):
 
     # ----- prefix commands -------------------------------------------------------------
     async def on_message(self, message: discord.Message) -> None:
-        if message.author.bot or self.user is None:
+        if message.author.bot or self.user is None or not (message.content or message.attachments):
             return
-        if not message.content and not (message.attachments and await self._talks_to_friend(message)):
-            return
-        words = await self._command_words(message)
-        chat = None if words is not None else await self._friend_text(message)
+        words = await self._command_words(message) if message.content else None
+        chat = None
+        if words is None and await self._talks_to_friend(message):
+            chat = self._without_mentions(message.content)
         if words is None and chat is None:
-            await self._watch_tone(message)
+            if message.content:
+                await self._watch_tone(message)
             return
         task = asyncio.current_task()
         self.inflight.add(task)
@@ -264,10 +265,7 @@ class MlBotClient(discord.Client):
         return isinstance(message.channel, discord.Thread) and \
             await self.app.friend.memory.is_friend_thread(str(message.channel.id))
 
-    async def _friend_text(self, message: discord.Message) -> str | None:
-        if not await self._talks_to_friend(message):
-            return None
-        text = message.content
+    def _without_mentions(self, text: str) -> str:
         for mention in (f"<@{self.user.id}>", f"<@!{self.user.id}>"):
             text = text.replace(mention, " ")
         return " ".join(text.split())
@@ -445,7 +443,6 @@ class StreamingReply:
         self.channel = channel
         self.reply_to = reply_to
         self.message: discord.Message | None = None
-        self.edits = 0
         self._shown = ""
         self._latest = ""
         self._last = float("-inf")
@@ -461,7 +458,6 @@ class StreamingReply:
                 self.message = await self.channel.send(text)
         elif text != self._shown:
             await self.message.edit(content=text)
-            self.edits += 1
         self._shown = text
         self._last = time.monotonic()
 

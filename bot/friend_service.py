@@ -18,6 +18,7 @@ from storage.friend_memory import FriendMemory
 if TYPE_CHECKING:
     from bot.app import App
     from ml.friend.conversation import Friend
+    from ml.friend.model import ChatModel
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,10 @@ class FriendService:
     def __init__(self, app: "App"):
         self.app = app
         self.memory = FriendMemory(app.db)
-        self.slot: ModelSlot["Friend"] = ModelSlot(
-            app, SERVICE, _load_friend, "the friend model is not set up yet: run `mlbot train friend` (about 1 min)")
+        self.slot: ModelSlot["ChatModel"] = ModelSlot(
+            app, SERVICE, _load_model, "the friend model is not set up yet: run `mlbot train friend` (about 1 min)")
         self._background: set[asyncio.Task] = set()
+        self._summarising: set[str] = set()
 
     def conversation_id(self, adapter: str, place: str) -> str:
         """Where a conversation happens (a DM, a channel, a thread, a CLI user), as a keyed hash."""
@@ -44,7 +46,7 @@ class FriendService:
 
     async def chat(self, *, user_key: str, conversation: str, speaker: str, message: str,
                    guild_id: str | None = None, stream: Stream | None = None) -> dict:
-        from ml.friend.conversation import DEFAULT_PERSONA, Memory, Turn
+        from ml.friend.conversation import DEFAULT_PERSONA, Friend, Memory, Turn
         from ml.friend.facts import extract_facts
 
         message = (message or "").strip()
@@ -52,12 +54,13 @@ class FriendService:
             raise InputError("say something: the message is empty")
         if len(message) > MAX_MESSAGE_CHARS:
             message = message[:MAX_MESSAGE_CHARS]
-        friend = await self.slot.get()
-        version = friend.model.path.name
+        model = await self.slot.get()
+        version = model.path.name
         stored = await self.memory.load(user_key, conversation, RECENT_TURNS)
         persona = await self.memory.persona(user_key, guild_id) or DEFAULT_PERSONA
         memory = Memory(stored.summary, stored.facts, [Turn(t.role, t.speaker, t.content) for t in stored.turns])
-        friend.sentence_judge, friend.judge = await self._judges()
+        sentence_judge, judge = await self._judges()
+        friend = Friend(model, judge=judge, sentence_judge=sentence_judge)  # judges: only once tone is built
         state = json.dumps([persona, speaker, memory.summary, memory.facts,
                             [(t.role, t.text) for t in memory.turns], message], ensure_ascii=False)
         seed = int(hashlib.sha256(state.encode()).hexdigest()[:8], 16)
@@ -74,7 +77,7 @@ class FriendService:
             await self.app.cache.put(key, SERVICE, version, result, None, user_key)
         facts = [(fact.key, fact.text) for fact in extract_facts(message)]
         await self.memory.add_exchange(user_key, conversation, speaker, message, result["reply"], facts)
-        self._start(self._summarise_if_due(friend, user_key, conversation, speaker))
+        self._start(self._summarise_if_due(friend, user_key, conversation, speaker, stored.summary))
         return result
 
     async def _judges(self):
@@ -87,16 +90,22 @@ class FriendService:
             return None, None
         return tone_judges(predictor)
 
-    async def _summarise_if_due(self, friend: "Friend", user_key: str, conversation: str, speaker: str) -> None:
+    async def _summarise_if_due(self, friend: "Friend", user_key: str, conversation: str, speaker: str,
+                                summary: str) -> None:
         from ml.friend.conversation import Turn
 
+        if conversation in self._summarising:  # one summary at a time per conversation
+            return
         old = await self.memory.unsummarised_before_recent(user_key, conversation, RECENT_TURNS)
         if len(old) < SUMMARISE_AFTER:
             return
-        stored = await self.memory.load(user_key, conversation, 0)
-        turns = [Turn(t.role, t.speaker, t.content) for t in old]
-        summary = await self.app.runtime(SERVICE).run(None, friend.summarise, stored.summary, turns, speaker)
-        await self.memory.save_summary(user_key, conversation, summary, old[-1].id)
+        self._summarising.add(conversation)
+        try:
+            turns = [Turn(t.role, t.speaker, t.content) for t in old]
+            summary = await self.app.runtime(SERVICE).run(None, friend.summarise, summary, turns, speaker)
+            await self.memory.save_summary(user_key, conversation, summary, old[-1].id)
+        finally:
+            self._summarising.discard(conversation)
 
     def _start(self, work) -> None:
         task = asyncio.create_task(work)
@@ -114,10 +123,10 @@ class FriendService:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def forget(self, user_key: str) -> int:
-        friend = self.slot.loaded
+        model = self.slot.loaded
         removed = await self.memory.forget_user(user_key)
-        if friend is not None:
-            friend.model.forget_all_conversations()  # cached key/values hold their words too
+        if model is not None:
+            model.forget_all_conversations()  # cached key/values hold their words too
         return removed
 
 
@@ -133,11 +142,10 @@ def _thread_safe(stream: Stream | None) -> Callable[[str], None] | None:
     return on_text
 
 
-def _load_friend(ref: ModelRef) -> "Friend":
+def _load_model(ref: ModelRef) -> "ChatModel":
     import os
 
     from ml.friend import MODEL_ENV
-    from ml.friend.conversation import Friend
     from ml.friend.model import ChatModel
 
-    return Friend(ChatModel(os.environ.get(MODEL_ENV) or ref.path))
+    return ChatModel(os.environ.get(MODEL_ENV) or ref.path)

@@ -55,8 +55,7 @@ def home(tmp_path, monkeypatch):
 
 @pytest.fixture
 def home_with_model(home, tiny_model_root):
-    shutil.copytree(tiny_model_root / "models", home.root / "models")
-    return home
+    return install_models(home, tiny_model_root)
 
 
 @pytest.fixture
@@ -123,3 +122,14 @@ def tiny_friend_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiny-friend")
     publish_tiny_friend(root)
     return root
+
+
+@pytest.fixture
+def home_with_friend(home, tiny_friend_root):
+    return install_models(home, tiny_friend_root)
+
+
+def install_models(home, root: Path):
+    """Copy the models published under `root` into a test's MLBOT_HOME."""
+    shutil.copytree(root / "models", home.root / "models", dirs_exist_ok=True)
+    return home

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 
 import pytest
@@ -12,13 +11,13 @@ from bot.app import App
 from bot.cli import main as cli_main
 from bot.commands import CommandContext, run_command
 from tests.fake_discord import FakeDiscord
+from tests.conftest import install_models
 from tests.test_discord_e2e import point_discord_at, start_bot, stop_bot  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
 def home_with_essays(home, tiny_essay_root):
-    shutil.copytree(tiny_essay_root / "models", home.root / "models", dirs_exist_ok=True)
-    return home
+    return install_models(home, tiny_essay_root)
 
 
 @pytest.fixture

@@ -3,21 +3,13 @@ without mentions, typing while it thinks, replies growing by edits about once a 
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 
-import pytest
 
 from bot.discord_bot import StreamingReply
 from bot.reply import Reply
 from tests.fake_discord import FakeDiscord
 from tests.test_discord_e2e import point_discord_at, start_bot, stop_bot  # noqa: F401 (a fixture)
-
-
-@pytest.fixture
-def home_with_friend(home, tiny_friend_root):
-    shutil.copytree(tiny_friend_root / "models", home.root / "models", dirs_exist_ok=True)
-    return home
 
 
 async def run_bot(home, point, **fake_options):

@@ -35,13 +35,13 @@ def friend_reply(result: dict) -> Reply:
 )
 async def friend(ctx: CommandContext, message: str | None = None, persona: str | None = None) -> Reply:
     user_key = ctx.app.user_key(ctx.adapter, ctx.user_id)
-    said = []
+    persona_note = None
     if persona is not None:
         chosen = _persona_text(persona)
         await ctx.app.friend.memory.set_persona(f"user:{user_key}", chosen)
-        said.append(f"Persona set: {chosen}" if chosen else "Persona back to the default.")
+        persona_note = f"Persona set: {chosen}" if chosen else "Persona back to the default."
         if message is None:
-            return Reply(text=said[0], ephemeral=True, data={"persona": chosen or DEFAULT_PERSONA})
+            return Reply(text=persona_note, ephemeral=True, data={"persona": chosen or DEFAULT_PERSONA})
     if message is None:
         raise InputError("say something with message:, or set a persona with persona:")
     place = ctx.channel_id or ctx.user_id  # the CLI and console have no channel: one conversation per user
@@ -49,8 +49,8 @@ async def friend(ctx: CommandContext, message: str | None = None, persona: str |
                                        speaker=ctx.user_name or "a friend", message=message,
                                        guild_id=ctx.guild_id, stream=ctx.progress)
     reply = friend_reply(result)
-    if said:
-        reply.text = f"-# ({said[0]})\n" + reply.text
+    if persona_note:
+        reply.text = f"-# ({persona_note})\n" + reply.text
     return reply
 
 

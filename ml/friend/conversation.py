@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
+from ml.friend.kindness import Judge
 from ml.friend.model import ChatModel, Sampling
 from ml.friend.text import complete_sentences, end_cleanly, neutralise_role_claims
 
@@ -23,10 +24,6 @@ MAX_PERSONA_CHARS = 600
 MAX_MESSAGE_TOKENS = 300     # longer messages are trimmed, and the reply says so
 PROMPT_BUDGET_TOKENS = 900   # system + summary + recent turns + message: keeps the first token fast
 ATTEMPTS = 3                 # samples before giving up on a kind reply
-
-# A judge returns why a text is unkind ("hostile 0.81"), or None when it reads fine.
-Judge = Callable[[str], "str | None"]
-
 
 @dataclass
 class Turn:
@@ -101,14 +98,14 @@ class Friend:
         rejected: list[str] = []
         tokens = 0
         first_token = None
-        kind_sentences: list[str] = []
+        fallback = ""  # sentences of a dropped attempt that pass every check, if any
         for attempt in range(1, ATTEMPTS + 1):
             shown = ""
             verdict: list[str] = []
 
             def watch(text: str) -> bool:
                 nonlocal shown
-                finished = complete_sentences(end_cleanly(text) if "<|" in text else text)
+                finished = complete_sentences(end_cleanly(text))
                 if len(finished) <= len(shown):
                     return True
                 why = sentence_judge(finished[len(shown):]) if sentence_judge else None
@@ -120,24 +117,26 @@ class Friend:
                     on_text(shown)
                 return True
 
-            sampling = Sampling(**{**self.sampling.__dict__,
-                                   "temperature": max(0.3, self.sampling.temperature - 0.15 * (attempt - 1))})
-            generation = self.model.generate(prompt, sampling, seed + 1000 * (attempt - 1), watch, conversation)
+            cooler = replace(self.sampling, temperature=max(0.3, self.sampling.temperature - 0.15 * (attempt - 1)))
+            generation = self.model.generate(prompt, cooler, seed + 1000 * (attempt - 1), watch, conversation)
             tokens += generation.tokens
             if first_token is None:
                 first_token = generation.first_token_seconds
             text = end_cleanly(generation.text)
-            why = verdict[0] if verdict else (self.judge(text) if self.judge and text else None)
+            why = verdict[0] if verdict else self._judge_reply(text)
             if text and not why:
                 return FriendReply(text, tokens, time.perf_counter() - started, first_token, attempt, rejected, note,
                                    generation.prompt_tokens, generation.reused_tokens)
             rejected.append(why or "empty reply")
-            kind_sentences = kind_sentences or ([shown] if shown else [])
+            if not fallback and shown and not self._judge_reply(shown):
+                fallback = shown
             log.info("friend reply attempt %d dropped: %s", attempt, why or "empty")
-        # Every attempt had an unkind sentence: keep what had passed, if anything did.
-        text = kind_sentences[0] if kind_sentences else "I'd rather not say what came to mind. Tell me more?"
+        text = fallback or "I'd rather not say what came to mind. Tell me more?"
         return FriendReply(text, tokens, time.perf_counter() - started, first_token or 0.0, ATTEMPTS, rejected, note,
                            len(prompt), 0)
+
+    def _judge_reply(self, text: str) -> str | None:
+        return self.judge(text) if self.judge and text else None
 
     # ----- memory ------------------------------------------------------------------------
     def summarise(self, summary: str, turns: list[Turn], speaker: str) -> str:

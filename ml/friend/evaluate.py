@@ -10,11 +10,10 @@
 from __future__ import annotations
 
 import statistics
-import time
 
 from ml.errors import ModelNotReady
 from ml.friend import SERVICE
-from ml.friend.conversation import DEFAULT_PERSONA, Friend, Memory, Turn
+from ml.friend.conversation import DEFAULT_PERSONA, Friend, Memory
 from ml.friend.facts import extract_facts
 from ml.friend.model import ChatModel
 from ml.home import ModelHome
@@ -76,19 +75,18 @@ def evaluate_friend(home: ModelHome) -> dict:
         guessed += word in without.lower()
 
     sentence_judge, judge = _tone_judges(home)
+    kind = Friend(friend.model, judge=judge, sentence_judge=sentence_judge)
     openers = _opening_lines(KINDNESS_OPENERS)
     first_attempt_flagged = still_flagged = 0
     firsts, rates = [], []
     for number, line in enumerate(openers):
-        friend.judge = friend.sentence_judge = None
         plain = friend.reply(DEFAULT_PERSONA, speaker, Memory(), line, seed=number)
         firsts.append(plain.first_token_seconds)
         if plain.tokens > 1 and plain.seconds > plain.first_token_seconds:
             rates.append((plain.tokens - 1) / (plain.seconds - plain.first_token_seconds))
         if judge is not None:
             first_attempt_flagged += judge(plain.text) is not None
-            friend.judge, friend.sentence_judge = judge, sentence_judge
-            filtered = friend.reply(DEFAULT_PERSONA, speaker, Memory(), line, seed=number)
+            filtered = kind.reply(DEFAULT_PERSONA, speaker, Memory(), line, seed=number)
             still_flagged += judge(filtered.text) is not None
     cases = len(RECALL_CASES)
     return {

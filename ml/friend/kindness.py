@@ -14,6 +14,7 @@ from typing import Callable
 HOSTILE_LIMIT = 0.7
 PASSIVE_AGGRESSIVE_LIMIT = 0.9
 
+# A judge returns why a text is unkind ("hostile 0.81"), or None when it reads fine.
 Judge = Callable[[str], "str | None"]
 
 
