@@ -3,9 +3,9 @@
 progress reported back to the command."""
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Awaitable, Callable
 
+from bot.from_thread import report_from_thread
 from bot.model_slot import ModelSlot
 from ml.errors import InputError
 from ml.essay import DEFAULT_STYLE, PIPELINE_VERSION, SERVICE
@@ -53,22 +53,14 @@ class EssayService:
         cached = await self.app.cache.get(key, user_key)
         if cached is not None:
             return cached.result, True
-        on_paragraph = _thread_safe_progress(progress) if progress else None
+        on_paragraph = None
+        if progress is not None:
+            report = report_from_thread(progress)
+            on_paragraph = lambda done, total: report(f"Writing... paragraph {done} of {total} done")  # noqa: E731
         essay = await self.app.runtime(SERVICE).run(key, writer.write, request, on_paragraph)
         result = {**essay.as_json(), "style": style, "markdown": essay.markdown()}
         await self.app.cache.put(key, SERVICE, version, result, None, user_key)
         return result, False
-
-
-def _thread_safe_progress(progress: Progress) -> Callable[[int, int], None]:
-    """A callback the writer can call from its worker thread; the report runs on the loop."""
-    loop = asyncio.get_running_loop()
-
-    def on_paragraph(done: int, total: int) -> None:
-        message = f"Writing... paragraph {done} of {total} done"
-        loop.call_soon_threadsafe(lambda: loop.create_task(progress(message)))
-
-    return on_paragraph
 
 
 def _load_writer(ref: ModelRef) -> "EssayWriter":

