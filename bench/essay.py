@@ -26,6 +26,21 @@ TOPICS = ["the future of farming", "education and opportunity", "our national pa
           "the cost of health care"]
 
 
+def step_milliseconds(model, candidates: int = 4, steps: int = 200) -> float:
+    """One decoding step for `candidates` sentences side by side, as the writer runs it."""
+    import torch
+
+    h, c = model.initial_state(candidates)
+    token = torch.zeros(candidates, 1, dtype=torch.long)
+    with torch.inference_mode():
+        for _ in range(20):
+            model(token, (h, c))
+        started = time.perf_counter()
+        for _ in range(steps):
+            model(token, (h, c))
+    return (time.perf_counter() - started) / steps * 1000
+
+
 def main() -> None:
     threads = cap_torch_threads()
     started = time.perf_counter()
@@ -48,6 +63,8 @@ def main() -> None:
         "torch_threads": threads,
         "model_version": writer.published.version,
         "load_seconds": round(load_seconds, 2),
+        "step_ms_4_candidates": {"float32": round(step_milliseconds(writer.published.model), 2),
+                                 "int8": round(step_milliseconds(writer.published.generation_model), 2)},
         "essay_500_words_seconds": {"p50": round(float(np.median([r["seconds"] for r in five_hundred])), 2),
                                     "max": round(max(r["seconds"] for r in five_hundred), 2)},
         # kept tokens per second of writing; candidates and resampled sentences cost extra work

@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 from bot.from_thread import report_from_thread
 from bot.model_slot import ModelSlot
-from ml.errors import InputError
 from ml.essay import DEFAULT_STYLE, PIPELINE_VERSION, SERVICE
-from ml.essay.styles import known_styles, service_for_style
+from ml.essay.styles import known_styles, service_for_style, unknown_style
 from ml.home import ModelRef
 from storage import cache_key
 
@@ -32,9 +31,8 @@ class EssayService:
         return known_styles(self.app.home)
 
     def _slot(self, style: str) -> ModelSlot["EssayWriter"]:
-        if style != DEFAULT_STYLE and style not in self.styles():
-            known = ", ".join(self.styles()) or "none yet"
-            raise InputError(f"unknown style {style!r}; known styles: {known}")
+        if style != DEFAULT_STYLE and self.app.home.current(service_for_style(style)) is None:
+            raise unknown_style(self.app.home, style)
         if style not in self._slots:
             how = ("the essay model is not built yet: run `mlbot train essay` (about 19 min)"
                    if style == DEFAULT_STYLE else f"style {style!r} has no model")

@@ -204,3 +204,37 @@ def test_topic_words_are_kept_in_play(writer):
 def test_bad_requests_get_one_line_answers(writer, request_, message):
     with pytest.raises(InputError, match=message):
         writer.write(request_)
+
+
+def test_an_interrupted_training_resumes_to_the_same_model(tiny_essay_root, small_essay_corpus, tmp_path):
+    from ml.essay.train import EssayTrainConfig, train_essay
+    from ml.progress import Progress, TrainingCancelled
+
+    straight = ModelHome(tiny_essay_root).current("essay-small").version
+    config = EssayTrainConfig.quick()
+    config.corpus, config.style = str(small_essay_corpus), "small"
+    home = ModelHome(tmp_path / "home")
+    progress = Progress("essay-small")
+    original_advance, steps = progress.advance, {"training": 0}
+
+    def advance_then_cancel(n=1, **postfix):
+        original_advance(n, **postfix)
+        if progress.snapshot().stage == "training":
+            steps["training"] += 1
+            if steps["training"] == 45:  # after the checkpoint at step 40
+                progress.cancel_requested.set()
+
+    progress.advance = advance_then_cancel
+    with pytest.raises(TrainingCancelled):
+        train_essay(home, config, progress)
+    assert home.current("essay-small") is None
+    resumed, started_at = Progress("essay-small"), {}
+    original_stage = resumed.stage
+
+    def record_stage(name, total, done=0):
+        started_at[name] = done
+        original_stage(name, total, done)
+
+    resumed.stage = record_stage
+    assert train_essay(home, config, resumed).version == straight
+    assert started_at["training"] == 40  # it went on from the checkpoint, not from the start

@@ -4,6 +4,7 @@ from __future__ import annotations
 from bot.commands.base import CommandContext, Option, OptionKind, command
 from bot.reply import Reply, ReplyFile
 from ml.essay import DEFAULT_STYLE
+from ml.essay.plagiarism import MAX_COPIED_RUN
 from ml.essay.request import MAX_TOPIC_CHARS, MAX_WORDS, MIN_WORDS, EssayRequest
 
 # Above this the essay goes out as a .md file and the message shows its opening paragraph.
@@ -15,8 +16,8 @@ def essay_reply(result: dict, cached: bool = False) -> Reply:
     fits = len(result["essay"]) <= INLINE_LIMIT
     text = result["essay"] if fits else paragraphs[0] + "\n\n*(the whole essay is in the attached file)*"
     fields = [
-        ("words", f"{result['words']} (asked {result['asked_words']})" if "asked_words" in result else str(result["words"])),
-        ("longest run copied from the corpus", f"{result['longest_copied_run']} words (the guard allows 12)"),
+        ("words", f"{result['words']} (asked {result['asked_words']})"),
+        ("longest run copied from the corpus", f"{result['longest_copied_run']} words (the guard allows {MAX_COPIED_RUN})"),
         ("style / seed", f"{result['style']} / {result['seed']}"),
         ("model", result["model_version"] + (" (cached)" if cached else "")),
     ]

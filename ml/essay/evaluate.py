@@ -106,7 +106,12 @@ def evaluate_essay(home, style: str | None = None) -> dict[str, Any]:
     config = EssayTrainConfig(**{k: v for k, v in published.ref.card["training"]["config"].items()
                                  if k in EssayTrainConfig.__dataclass_fields__})
     config.kn_orders = tuple(config.kn_orders)
-    metrics = evaluate_streams(published.model, published.tokenizer, published.streams(), config)
+    streams = published.streams()
+    metrics = evaluate_streams(published.model, published.tokenizer, streams, config)
+    # Essays are written by the int8 copy (store.generation_model): measure that one too.
+    int8 = lstm_log_probabilities(published.generation_model, streams.held_out, streams.held_out_lengths, bf16=False)
     return {"perplexity": metrics["perplexity"], "bpc": metrics["bpc"], "baseline_bpc": metrics["baseline_bpc"],
             "tokens": metrics["tokens"], "model_version": published.ref.version, "style": style,
+            "int8_bpc": round(bits_per_character(int8, streams.held_out_characters), 4),
+            "int8_perplexity": round(float(math.exp(-int8.mean())), 2),
             **{k: metrics[k] for k in ("baseline", "bpc_reduction", "baselines", "characters")}}

@@ -108,12 +108,11 @@ class CorpusIndex:
                 best = max(best, self._common_prefix(query, int(self.suffixes[neighbour])))
         return best
 
-    def longest_copied_run(self, words: Sequence[str], starts: range | None = None) -> int:
-        """The most words in a row, anywhere in `words`, that also stand in a row in the corpus.
-        `starts` limits the search to runs starting at those positions (to check new text)."""
+    def longest_copied_run(self, words: Sequence[str]) -> int:
+        """The most words in a row, anywhere in `words`, that also stand in a row in the corpus."""
         query = self.encode(words)
         best = 0
-        for i in starts if starts is not None else range(len(query)):
+        for i in range(len(query)):
             if len(query) - i <= best:
                 break
             best = max(best, self.longest_match_at(query[i : i + _LOOKAHEAD]))

@@ -1,6 +1,7 @@
 """Essay styles: each trained corpus is a style with its own service folder under MLBOT_HOME."""
 from __future__ import annotations
 
+from ml.errors import InputError
 from ml.essay import DEFAULT_STYLE
 from ml.home import ModelHome
 
@@ -22,3 +23,9 @@ def known_styles(home: ModelHome) -> list[str]:
             if home.current(folder.name):
                 styles.append(style)
     return styles
+
+
+def unknown_style(home: ModelHome, style: str) -> InputError:
+    """The one-line answer to a style that has no model (lists the ones that do)."""
+    known = ", ".join(known_styles(home)) or "none yet"
+    return InputError(f"unknown style {style!r}; known styles: {known}")

@@ -8,8 +8,6 @@ body paragraphs and conclusions read and generation can ask for each:
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Iterable, Sequence
 
 INTRO, BODY, CONCLUSION, END = "<intro>", "<body>", "<conclusion>", "<end>"
@@ -88,11 +86,3 @@ def document_characters(paragraphs: Sequence[str]) -> int:
     """Characters a model must account for in a document: its paragraphs joined by blank
     lines. Bits per character divide by this, whatever the tokenizer."""
     return len("\n\n".join(paragraphs))
-
-
-def save_tokenizer(tokenizer: EssayTokenizer, path: Path) -> None:
-    Path(path).write_text(tokenizer.to_json())
-
-
-def tokenizer_summary(tokenizer: EssayTokenizer) -> str:
-    return json.dumps({"vocab_size": tokenizer.vocab_size, "roles": tokenizer.role_ids})

@@ -17,7 +17,7 @@ import logging
 import math
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +83,6 @@ class Streams:
     held_out: np.ndarray
     held_out_lengths: np.ndarray  # tokens per held-out document (documents are evaluated apart)
     held_out_characters: int
-    extra: dict = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
@@ -162,7 +161,10 @@ def train_essay(home: ModelHome, config: EssayTrainConfig | None = None, progres
                                    {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(config, s))
     carried = _StreamState(model, config.streams)
-    checkpoint = Checkpoint(home, service, {**asdict(config), "kn_orders": list(config.kn_orders)})
+    # The data's hash too: resuming after the corpus folder changed would continue weights
+    # that belong to another tokenizer.
+    data_hash = hashlib.sha256(streams.train.tobytes() + tokenizer.to_json().encode()).hexdigest()[:16]
+    checkpoint = Checkpoint(home, service, {**asdict(config), "kn_orders": list(config.kn_orders), "data": data_hash})
     first = checkpoint.resume(model=model, optimizer=optimizer, schedule=schedule, carried=carried)
 
     progress.stage("training", config.steps, done=first)
