@@ -131,10 +131,11 @@ class MlBotClient(discord.Client):
             self.scheduler_task = asyncio.create_task(self.scheduler.run(self.schedule_stop))
 
     # ----- posting on its own (the daily track) ----------------------------------------
-    async def channel_problem(self, channel_id: str) -> str | None:
-        """Why the bot cannot post files in a channel, or None if it can."""
+    async def channel_problem(self, channel_id: str, guild_id: str | None = None) -> str | None:
+        """Why the bot cannot post files in a channel (of server `guild_id`, when given), or None if it can."""
         channel = self.get_channel(int(channel_id))
-        if channel is None or not hasattr(channel, "send") or getattr(channel, "guild", None) is None:
+        if channel is None or not hasattr(channel, "send") or getattr(channel, "guild", None) is None \
+                or (guild_id is not None and str(channel.guild.id) != guild_id):
             return "I cannot see that channel: pick a text channel in this server that I can read"
         permissions = channel.permissions_for(channel.guild.me)
         missing = [name for name, ok in (("View Channel", permissions.view_channel),
@@ -350,7 +351,7 @@ class MlBotClient(discord.Client):
         ctx = CommandContext(self.app, "discord", str(message.author.id),
                              str(message.guild.id) if message.guild else None,
                              can_manage_server=bool(member_permissions and member_permissions.manage_guild),
-                             channel_id=str(message.channel.id))
+                             channel_id=str(message.channel.id), channel_problem=self.channel_problem)
         for arguments in calls:
             reply = await run_command(cmd.name, ctx, **arguments)
             for index, outgoing in enumerate(render(reply).messages):

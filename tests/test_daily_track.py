@@ -219,10 +219,14 @@ async def test_config_daily_track_needs_manage_server_and_a_channel_the_bot_can_
     denied = await run_command("config daily-track", member, time="09:00")
     assert denied.is_error and "Manage Server" in denied.text
 
-    async def cannot_post(channel_id: str) -> str | None:
-        return f"I cannot post in #news: give me Attach Files there, or pick another channel"
+    asked = []
+
+    async def cannot_post(channel_id: str, guild_id: str | None) -> str | None:
+        asked.append((channel_id, guild_id))
+        return "I cannot post in #news: give me Attach Files there, or pick another channel"
 
     refused = await run_command("config daily-track", admin(app, channel_problem=cannot_post), time="09:00",
                                 channel="123")
     assert refused.is_error and "give me Attach Files" in refused.text
+    assert asked == [("123", "g9")]  # the channel must be one of this server's
     assert await DailyTrackStore(app.db).schedule("g9") is None

@@ -65,6 +65,14 @@ async def test_daily_post_survives_restarts_and_posts_once_a_day(home_with_model
                                        subcommand="daily-track")
         await refused.replied.wait()
         assert "I cannot post in #news: give me Send Messages" in refused.replies[0].text
+        # Typed commands are checked the same way, and a channel of no server of ours is refused.
+        await fake.user_says("alice", f"!config daily-track 10:00 <#{fake.readonly_channel_id}>")
+        typed = await fake.wait_for_channel_message(fake.channel_id)
+        assert "give me Send Messages" in typed.text
+        await fake.user_says("alice", "!config daily-track 10:00 <#123456789012345678>")
+        await fake.wait_until(lambda: len(fake.channel_messages) >= 2, what="no answer to the unknown channel")
+        assert "I cannot see that channel" in fake.channel_messages[1].text
+        fake.channel_messages.clear()
         await asyncio.sleep(0.3)
         assert fake.channel_messages == []  # 08:00: not yet
         await stop_bot(bot)

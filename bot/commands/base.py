@@ -61,8 +61,8 @@ class CommandContext:
     # Adapters that can show a command's progress (Discord edits its "thinking" message,
     # the console prints a line) set this; handlers call ctx.report(...) and need not care.
     progress: Callable[[str], Awaitable[None]] | None = None
-    # Discord sets this: can the bot post (with files) in a channel? None if it can, else why not.
-    channel_problem: Callable[[str], Awaitable[str | None]] | None = None
+    # Discord sets this: can the bot post (with files) in channel (of server)? None if it can, else why not.
+    channel_problem: Callable[[str, str | None], Awaitable[str | None]] | None = None
 
     async def report(self, message: str) -> None:
         if self.progress is not None:

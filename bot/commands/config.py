@@ -99,7 +99,7 @@ async def config_daily_track(ctx: CommandContext, time: str, channel: str | None
     if channel_id is None:
         raise InputError("name a channel for the daily track")
     if ctx.channel_problem is not None:
-        problem = await ctx.channel_problem(channel_id)
+        problem = await ctx.channel_problem(channel_id, ctx.guild_id)  # a channel of this server only
         if problem:
             raise InputError(problem)
     await store.set_schedule(ctx.guild_id, channel_id, post_time, zone)
