@@ -29,6 +29,9 @@ Clock = Callable[[], dt.datetime]
 Poster = Callable[[str, Reply], Awaitable[str]]  # (channel id, reply) -> message id
 
 
+COMPOSE_ATTEMPTS = 3  # compositions that fail in one day before the day is marked failed
+
+
 class ChannelUnavailable(Exception):
     """The channel is gone or the bot may not post there: retrying will not help today."""
 
@@ -55,6 +58,7 @@ class DailyTrackScheduler:
         self.clock = clock
         self.interval = interval
         self.owner = uuid.uuid4().hex  # this process's claims
+        self._compose_failures: dict[tuple[str, str], int] = {}  # (server, day) -> failed compositions
 
     def _due_day(self, schedule: Schedule, now: dt.datetime) -> str | None:
         """Today's local date if today's post time has passed (and the schedule existed then)."""
@@ -74,7 +78,8 @@ class DailyTrackScheduler:
             if schedule.created_at <= post_at.timestamp() and await self.store.post(schedule.guild_id,
                                                                                     yesterday.isoformat()) is None:
                 await self.store.mark(schedule.guild_id, yesterday.isoformat(), SKIPPED,
-                                      detail="the bot was not running that day", now=now.timestamp())
+                                      detail="the bot was not running that day", now=now.timestamp(),
+                                      seed=seed_for(schedule.guild_id, yesterday.isoformat()))
                 log.warning("daily track for a server on %s was skipped: the bot was not running", yesterday)
 
     async def tick(self) -> int:
@@ -95,21 +100,31 @@ class DailyTrackScheduler:
             reply = await self.app.tracks.daily_reply(seed, day)
         except ModelNotReady:
             return 0  # the claim stays open: the next tick tries again, the same day
-        except Exception:
-            log.exception("daily track: composing failed; will retry")
+        except Exception as exc:
+            # A passing fault gets retried; one that repeats would otherwise cost a full
+            # composition every tick for the rest of the day.
+            key = (schedule.guild_id, day)
+            self._compose_failures[key] = failures = self._compose_failures.get(key, 0) + 1
+            if failures < COMPOSE_ATTEMPTS:
+                log.warning("daily track: composing failed (try %d of %d); will retry", failures,
+                            COMPOSE_ATTEMPTS, exc_info=True)
+                return 0
+            log.exception("daily track: composing failed %d times; giving up for %s", failures, day)
+            await self.store.mark(schedule.guild_id, day, FAILED, detail=f"composing failed: {exc}"[:300],
+                                  now=now.timestamp())
             return 0
-        await self.store.mark(schedule.guild_id, day, SENDING, seed=seed, now=now.timestamp())
+        await self.store.mark(schedule.guild_id, day, SENDING, now=now.timestamp())
         try:
             message_id = await self.poster(schedule.channel_id, reply)
         except ChannelUnavailable as exc:
-            await self.store.mark(schedule.guild_id, day, FAILED, detail=str(exc), seed=seed, now=now.timestamp())
+            await self.store.mark(schedule.guild_id, day, FAILED, detail=str(exc), now=now.timestamp())
             log.warning("daily track not posted: %s", exc)
             return 0
         except Exception:
             # The post stays "sending": Discord may have it, so it is never sent again.
             log.exception("daily track: sending failed with an unknown outcome; not retried")
             return 0
-        await self.store.mark(schedule.guild_id, day, POSTED, message_id=message_id, seed=seed,
+        await self.store.mark(schedule.guild_id, day, POSTED, message_id=message_id,
                               now=self.clock().timestamp())
         log.info("daily track posted for %s (seed %d)", day, seed)
         return 1

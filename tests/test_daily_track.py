@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.commands import CommandContext, run_command
-from bot.daily_track import ChannelUnavailable, DailyTrackScheduler, seed_for
+from bot.daily_track import COMPOSE_ATTEMPTS, ChannelUnavailable, DailyTrackScheduler, seed_for
 from bot.reply import Reply
 from ml.errors import ModelNotReady
 from storage.daily_tracks import FAILED, POSTED, SENDING, SKIPPED, DailyTrackStore
@@ -156,6 +156,24 @@ async def test_model_not_ready_keeps_the_claim_and_posts_later_that_day(daily, m
     ready = True
     clock.set(2026, 3, 2, 11, 0)
     assert await s.tick() == 1
+
+
+async def test_composing_that_keeps_failing_gives_up_for_the_day(daily, monkeypatch):
+    app, store, clock, channel, _ = daily
+    calls = []
+
+    async def daily_reply(seed: int, day: str) -> Reply:
+        calls.append(day)
+        raise RuntimeError("the synthesiser broke")
+
+    monkeypatch.setattr(app.tracks, "daily_reply", daily_reply)
+    clock.set(2026, 3, 2, 9, 5)
+    s = scheduler(app, clock, channel)
+    for _ in range(COMPOSE_ATTEMPTS + 3):
+        assert await s.tick() == 0
+    assert len(calls) == COMPOSE_ATTEMPTS  # then the day is given up, not retried every tick
+    post = await store.post("g1", "2026-03-02")
+    assert post.state == FAILED and channel.posts == []
 
 
 async def test_start_up_posts_a_missed_post_the_same_day_and_skips_older_days(daily, caplog):

@@ -92,6 +92,10 @@ def test_a_work_that_fails_to_parse_is_skipped(tmp_path, monkeypatch, caplog):
     assert broken in caplog.text
 
 
+HELD_OUT_AMONG_FIRST_60 = ["essen/x#4", "essen/x#11", "essen/x#38", "essen/x#41", "essen/x#43", "essen/x#47",
+                           "essen/x#54", "essen/x#55"]
+
+
 def test_the_split_is_by_work_and_deterministic(tiny):
     _, rolls, _ = tiny
     groups = {w.name: w.group for source in data.SOURCES for w in data.select_works(TINY, (source,))}
@@ -101,7 +105,8 @@ def test_the_split_is_by_work_and_deterministic(tiny):
     names = [f"essen/x#{i}" for i in range(3000)]
     share = np.mean([is_held_out(n) for n in names])
     assert 0.08 < share < 0.12
-    assert [is_held_out(n) for n in names[:50]] == [is_held_out(n) for n in names[:50]]
+    # Fixed by the name's hash alone: these are held out on every machine and in every run.
+    assert [n for n in names[:60] if is_held_out(n)] == HELD_OUT_AMONG_FIRST_60
 
 
 def test_versions_of_one_chorale_share_a_group():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bot.commands.base import CommandContext, Option, OptionKind, command
 from bot.reply import Reply, ReplyFile
-from ml.tracks import DEFAULT_TEMPO_BPM, MAX_CLIP_SECONDS, MIN_CLIP_SECONDS
+from ml.tracks import DEFAULT_TEMPO_BPM, MAX_CLIP_SECONDS, MAX_TEMPO_BPM, MIN_CLIP_SECONDS, MIN_TEMPO_BPM
 
 
 def track_reply(result: dict, audio: bytes, midi: bytes, cached: bool = False) -> Reply:
@@ -40,8 +40,8 @@ def _flat(metrics: dict, prefix: str = "") -> dict[str, float]:
             required=False, min_value=MIN_CLIP_SECONDS, max_value=MAX_CLIP_SECONDS),
      Option("instrument", OptionKind.TEXT, "piano, organ, strings, flute, guitar, choir or chiptune", required=False,
             max_length=20),
-     Option("tempo", OptionKind.INTEGER, f"Beats per minute, 40-200 (default {DEFAULT_TEMPO_BPM})", required=False,
-            min_value=40, max_value=200)],
+     Option("tempo", OptionKind.INTEGER, f"Beats per minute, {MIN_TEMPO_BPM}-{MAX_TEMPO_BPM} (default {DEFAULT_TEMPO_BPM})",
+            required=False, min_value=MIN_TEMPO_BPM, max_value=MAX_TEMPO_BPM)],
     rate_limited=True,
 )
 async def track(ctx: CommandContext, seed: int | None = None, seconds: int = 30, instrument: str = "piano",

@@ -17,15 +17,7 @@ import numpy as np
 
 from ml.home import ModelRef
 from ml.tracks import BARS, DEFAULT_TEMPO_BPM, LOWEST_PITCH, STEPS, STEPS_PER_BEAT
-from ml.tracks.options import (  # noqa: F401  (the options are re-exported for the composer's callers)
-    DEFAULT_INSTRUMENT,
-    INSTRUMENTS,
-    MAX_CLIP_SECONDS,
-    MAX_TEMPO_BPM,
-    MIN_CLIP_SECONDS,
-    MIN_TEMPO_BPM,
-    validate_options,
-)
+from ml.tracks.options import DEFAULT_INSTRUMENT, validate_options
 
 PHRASE_TURN = 0.45  # radians the phrase latent turns per phrase: related, not repeated
 BAR_TURN = 1.0  # the bar latents turn faster: new bars over a familiar shape

@@ -47,6 +47,7 @@ from ml.tracks import (
     BARS,
     BEATS_PER_BAR,
     HARMONY,
+    HIGHEST_PITCH,
     LOWEST_PITCH,
     MELODY,
     N_PITCHES,
@@ -399,8 +400,7 @@ def _window_notes(notes: np.ndarray, start_q: float, shift: int, monophonic: boo
 def _best_octave(pitch: np.ndarray) -> int:
     """-1, 0 or +1: the octave move of a whole track that leaves fewest notes out of range
     (high fiddle tunes go down as a whole rather than having their top notes folded)."""
-    top = LOWEST_PITCH + N_PITCHES - 1
-    outside = [int(((pitch + 12 * k < LOWEST_PITCH) | (pitch + 12 * k > top)).sum()) for k in (0, -1, 1)]
+    outside = [int(((pitch + 12 * k < LOWEST_PITCH) | (pitch + 12 * k > HIGHEST_PITCH)).sum()) for k in (0, -1, 1)]
     return (0, -1, 1)[int(np.argmin(outside))]  # argmin keeps the first, so no move on a tie
 
 

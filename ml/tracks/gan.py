@@ -42,13 +42,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ml.tracks import BARS, HARMONY, HOLD, MELODY, N_PITCHES, ONSET, STEPS, TRACKS
+from ml.tracks import BARS, BEATS_PER_BAR, HARMONY, HOLD, MELODY, N_PITCHES, ONSET, STEPS, TRACKS
 
 CHANNELS = 2 * len(TRACKS)
 MEL_SOUND, MEL_ONSET, HARM_SOUND, HARM_ONSET = range(CHANNELS)
 OCTAVES = N_PITCHES // 12
 HARMONY_VOICES = 3
-BEATS_PER_BAR = 4
 
 
 # ----------------------------------------------------------------------------- rolls <-> tensors
@@ -220,12 +219,6 @@ def _sustain(onset: torch.Tensor, hold: torch.Tensor) -> torch.Tensor:
 def _straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
     """hard values forward, the gradient of the soft ones backward."""
     return hard + (soft - soft.detach())  # exactly `hard` forward: the bracket is 0
-
-
-def _binary(logits: torch.Tensor) -> torch.Tensor:
-    """Deterministic binary neurons: 0/1 forward, the sigmoid's gradient backward."""
-    soft = torch.sigmoid(logits)
-    return _straight_through((logits > 0).to(soft.dtype), soft)
 
 
 # ----------------------------------------------------------------------------- critic

@@ -92,16 +92,6 @@ def fold_pitches(midi: np.ndarray, lowest: int = LOWEST_PITCH, count: int = N_PI
     return midi + 12 * np.maximum(below, 0) - 12 * np.maximum(above, 0)
 
 
-def transpose_rolls(rolls: np.ndarray, semitones: int) -> np.ndarray:
-    """Shift rolls [..., pitches] by semitones (augmentation); notes pushed off the range drop."""
-    out = np.zeros_like(rolls)
-    if semitones >= 0:
-        out[..., semitones:] = rolls[..., : rolls.shape[-1] - semitones]
-    else:
-        out[..., :semitones] = rolls[..., -semitones:]
-    return out
-
-
 # ----------------------------------------------------------------------------- MIDI
 
 
