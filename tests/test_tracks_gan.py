@@ -168,7 +168,7 @@ def test_compose_makes_audio_of_the_asked_length_and_the_same_music_as_midi(comp
     notes = [n for inst in pm.instruments for n in inst.notes]
     assert notes and max(n.end for n in notes) <= 12 + 1e-6  # no music past the audio's end
     assert track.title and "organ" in track.title
-    assert set(track.metrics) >= {"empty_beat_rate", "in_scale_rate"}
+    assert set(track.metrics) >= {"melody_empty_beat_rate", "melody_in_scale_rate", "harmony_in_scale_rate"}
     json.dumps(track.metrics, allow_nan=False)
 
 

@@ -9,7 +9,8 @@ from ml.tracks import DEFAULT_TEMPO_BPM, MAX_CLIP_SECONDS, MAX_TEMPO_BPM, MIN_CL
 def track_reply(result: dict, audio: bytes, midi: bytes, cached: bool = False) -> Reply:
     stem = f"track-{result['seed']}"
     metrics = result.get("metrics") or {}
-    figures = ", ".join(f"{name.replace('_', ' ')} {value:.2f}" for name, value in list(_flat(metrics).items())[:4])
+    numbers = [(name, value) for name, value in metrics.items() if isinstance(value, (int, float))]
+    figures = ", ".join(f"{name.replace('_', ' ')} {value:.2f}" for name, value in numbers[:4])
     fields = [("seed", str(result["seed"])),
               ("length", f"{result['seconds']:.0f} s at {result['tempo']} bpm, {result['instrument']}"),
               ("model", result["model_version"] + (" (cached)" if cached else ""))]
@@ -19,16 +20,6 @@ def track_reply(result: dict, audio: bytes, midi: bytes, cached: bool = False) -
              ReplyFile(f"{stem}.mid", midi, "the same music as MIDI")]
     return Reply(title=result["title"], text="Composed by the GAN: the same seed gives the same track.",
                  fields=fields, files=files, data={**result, "cached": cached})
-
-
-def _flat(metrics: dict, prefix: str = "") -> dict[str, float]:
-    flat = {}
-    for name, value in metrics.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{name} "))
-        elif isinstance(value, (int, float)) and value == value:  # skip NaN
-            flat[f"{prefix}{name}"] = float(value)
-    return flat
 
 
 @command(

@@ -18,6 +18,7 @@ import numpy as np
 from ml.home import ModelRef
 from ml.tracks import BARS, DEFAULT_TEMPO_BPM, LOWEST_PITCH, STEPS, STEPS_PER_BEAT
 from ml.tracks.options import DEFAULT_INSTRUMENT, validate_options
+from ml.tracks.pianoroll import flat_metrics
 
 PHRASE_TURN = 0.45  # radians the phrase latent turns per phrase: related, not repeated
 BAR_TURN = 1.0  # the bar latents turn faster: new bars over a familiar shape
@@ -87,13 +88,6 @@ def make_title(seed: int, roll: np.ndarray, tempo: int, instrument: str) -> str:
     return f"{name}: {tempo_word(tempo)} in {key_and_mode(roll)} for {instrument}"
 
 
-def _json_metrics(rolls: np.ndarray) -> dict:
-    from ml.tracks.pianoroll import roll_metrics
-
-    return {metric: {track: (None if math.isnan(v) else round(v, 4)) for track, v in values.items()}
-            for metric, values in roll_metrics(rolls).items()}
-
-
 def midi_bytes(pm) -> bytes:
     buffer = io.BytesIO()
     pm.write(buffer)
@@ -153,7 +147,7 @@ class TrackComposer:
             seed=int(seed), seconds=float(seconds), instrument=instrument, tempo=int(tempo),
             audio=data, audio_ext=ext, midi=midi_bytes(pm),
             title=make_title(seed, clip, tempo, instrument),
-            metrics=_json_metrics(phrases), model_version=self.version,
+            metrics=flat_metrics(phrases), model_version=self.version,
             timings={"generate": round(generated - started, 4), "render": round(rendered - generated, 4),
                      "encode": round(encoded - rendered, 4)},
         )

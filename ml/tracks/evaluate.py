@@ -19,7 +19,6 @@ as many freshly generated ones (balanced, so 50% means it cannot tell them apart
 """
 from __future__ import annotations
 
-import math
 import time
 from typing import Any, Callable
 
@@ -31,16 +30,10 @@ from ml.errors import ModelNotReady
 from ml.home import ModelHome
 from ml.tracks import HARMONY, MELODY, N_PITCHES, SERVICE, STEPS, TRACKS
 from ml.tracks.gan import Critic, Generator, rolls_to_tensor, to_rolls
-from ml.tracks.pianoroll import roll_metrics, track_notes, write_notes
+from ml.tracks.pianoroll import flat_metrics, track_notes, write_notes
 
 TOLERANCE = 0.2
 MIN_HELD_OUT = 20  # fewer held-out phrases (tiny runs): score the classifier on a training slice
-
-
-def flat_metrics(rolls: np.ndarray) -> dict[str, float | None]:
-    """{"melody_empty_beat_rate": 0.02, ...}; None where a track never plays."""
-    return {f"{track}_{metric}": (None if math.isnan(value) else round(value, 4))
-            for metric, values in roll_metrics(rolls).items() for track, value in values.items()}
 
 
 def within(generated: dict, data: dict, tolerance: float = TOLERANCE) -> dict[str, bool | None]:

@@ -10,6 +10,7 @@ start with an ONSET (what midi_to_roll and the data preparation produce).
 from __future__ import annotations
 
 import logging
+import math
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -254,3 +255,10 @@ def roll_metrics(roll: np.ndarray, track_names: Sequence[str] = TRACKS) -> dict[
         name: {track: float(value) for track, value in zip(track_names, values)}
         for name, values in metrics.items()
     }
+
+
+def flat_metrics(rolls: np.ndarray) -> dict[str, float | None]:
+    """roll_metrics flattened and rounded: {"melody_empty_beat_rate": 0.02, ...}; None where a
+    track never plays. The one form the evaluation, the composer and the replies use."""
+    return {f"{track}_{metric}": (None if math.isnan(value) else round(value, 4))
+            for metric, values in roll_metrics(rolls).items() for track, value in values.items()}
