@@ -17,8 +17,8 @@ import torch
 from ml.errors import InputError, ModelNotReady
 from ml.home import ModelHome
 from ml.progress import Progress, TrainingCancelled
-from ml.tracks import HARMONY, LOWEST_PITCH, MELODY, N_PITCHES, SERVICE, STEPS, TRACKS
-from ml.tracks.pianoroll import write_notes
+from ml.tracks import HARMONY, MELODY, N_PITCHES, SERVICE, STEPS, TRACKS
+from tests.music import c_major_phrase
 
 
 @pytest.fixture(scope="session")
@@ -38,13 +38,7 @@ def _home_with_data(tiny_root: Path, root: Path) -> ModelHome:
 
 
 def phrase() -> np.ndarray:
-    """A C major scale in 8ths (with a repeated note) over four bars of block chords."""
-    roll = np.zeros((len(TRACKS), STEPS, N_PITCHES), dtype=np.uint8)
-    scale = [60, 62, 64, 64, 65, 67, 69, 71]
-    write_notes(roll[MELODY], np.array([[2 * i, 2 * i + 2, scale[i % 8] - LOWEST_PITCH] for i in range(32)]))
-    for bar, chord in enumerate([(48, 52, 55), (53, 57, 60), (55, 59, 62), (48, 52, 55)]):
-        write_notes(roll[HARMONY], np.array([[16 * bar, 16 * bar + 16, p - LOWEST_PITCH] for p in chord]))
-    return roll
+    return c_major_phrase(repeated_note=True)
 
 
 # ----------------------------------------------------------------------------- the networks

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ml.errors import InputError
-from ml.tracks import HARMONY, LOWEST_PITCH, MAX_UPLOAD_BYTES, MELODY, N_PITCHES, STEPS, TRACKS
+from ml.tracks import MAX_UPLOAD_BYTES, MELODY, N_PITCHES, STEPS, TRACKS
 from ml.tracks import render
 from ml.tracks.pianoroll import roll_to_midi, write_notes
 from ml.tracks.render import (
@@ -19,18 +19,13 @@ from ml.tracks.render import (
     render_audio,
     render_roll,
 )
+from tests.music import c_major_phrase
 
 SR = 22050
 
 
 def phrase() -> np.ndarray:
-    """A C major scale in 8ths over four bars of block chords."""
-    roll = np.zeros((len(TRACKS), STEPS, N_PITCHES), dtype=np.uint8)
-    scale = [60, 62, 64, 65, 67, 69, 71, 72]
-    write_notes(roll[MELODY], np.array([[2 * i, 2 * i + 2, scale[i % 8] - LOWEST_PITCH] for i in range(32)]))
-    for bar, chord in enumerate([(48, 52, 55), (53, 57, 60), (55, 59, 62), (48, 52, 55)]):
-        write_notes(roll[HARMONY], np.array([[16 * bar, 16 * bar + 16, p - LOWEST_PITCH] for p in chord]))
-    return roll
+    return c_major_phrase(repeated_note=False)
 
 
 def rms(x: np.ndarray) -> float:
