@@ -66,6 +66,10 @@ def latent_walk(seed: int, phrases: int, z_phrase: int, z_bar: int) -> np.ndarra
     return z.astype(np.float32)
 
 
+def _phrase_seed(seed: int, phrase: int) -> int:
+    return (int(seed) & 0xFFFF_FFFF) * 1_000 + phrase
+
+
 def key_and_mode(roll: np.ndarray) -> str:
     """"C major" or "A minor": the better match of the notes' durations to the key profiles."""
     sounding = (np.asarray(roll) > 0).sum(axis=(0, 1))  # [pitches]
@@ -122,7 +126,11 @@ class TrackComposer:
         generator = self.generator
         z = torch.from_numpy(latent_walk(seed, phrases, generator.z_phrase, generator.z_bar))
         with torch.inference_mode():
-            return to_rolls(generator(z, torch.ones(phrases)))
+            # a phrase at a time, each with pitch noise of its own: a longer clip of the same
+            # seed opens with the same phrases
+            return np.concatenate([
+                to_rolls(generator(z[i : i + 1], torch.ones(1), torch.Generator().manual_seed(_phrase_seed(seed, i))))
+                for i in range(phrases)])
 
     def compose(self, seed: int, seconds: int, instrument: str = DEFAULT_INSTRUMENT,
                 tempo: int = DEFAULT_TEMPO_BPM) -> Track:

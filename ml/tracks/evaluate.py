@@ -51,7 +51,7 @@ def generate_rolls(generator: Generator, harmony: np.ndarray, seed: int, batch: 
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(len(harmony), generator.latent_size, generator=gen)
     c = torch.from_numpy(np.asarray(harmony, dtype=np.float32))
-    return np.concatenate([to_rolls(generator(z[i : i + batch], c[i : i + batch])) for i in range(0, len(z), batch)]
+    return np.concatenate([to_rolls(generator(z[i : i + batch], c[i : i + batch], gen)) for i in range(0, len(z), batch)]
                           or [np.zeros((0, len(TRACKS), STEPS, N_PITCHES), np.uint8)])
 
 

@@ -84,14 +84,14 @@ def train_gan_step(generator: Generator, critic: Critic, g_opt, c_opt, x: torch.
         idx = torch.randint(len(x), (n,), generator=gen)
         real, label = x[idx], c[idx]
         with torch.no_grad():
-            fake = generator(torch.randn(n, size, generator=gen), label)
+            fake = generator(torch.randn(n, size, generator=gen), label, gen)
         distance = critic(real, label).mean() - critic(fake, label).mean()
         penalty = gradient_penalty(critic, real, fake, label, torch.rand(n, generator=gen))
         c_opt.zero_grad(set_to_none=True)
         (config.gp_weight * penalty - distance).backward()
         c_opt.step()
     label = c[torch.randint(len(x), (n,), generator=gen)]
-    g_loss = -critic(generator(torch.randn(n, size, generator=gen), label), label).mean()
+    g_loss = -critic(generator(torch.randn(n, size, generator=gen), label, gen), label).mean()
     g_opt.zero_grad(set_to_none=True)
     g_loss.backward()
     g_opt.step()
@@ -111,7 +111,7 @@ def recalibrate_batch_norm(generator: Generator, harmony: torch.Tensor, seed: in
     generator.train()
     for _ in range(batches):
         label = harmony[torch.randint(len(harmony), (batch,), generator=gen)]
-        generator(torch.randn(batch, generator.latent_size, generator=gen), label)
+        generator(torch.randn(batch, generator.latent_size, generator=gen), label, gen)
     for norm in norms:
         norm.momentum = 0.1
     generator.eval()
