@@ -86,6 +86,15 @@ def test_the_critic_learns_to_tell_real_from_generated():
     assert distances[-1] > max(0.15, 5 * distances[0])
 
 
+def test_a_model_made_for_an_older_generator_is_refused_with_a_way_out(tmp_path):
+    from ml.home import ModelRef
+    from ml.tracks.gan import load_generator
+
+    (tmp_path / "card.json").write_text(json.dumps({"generator": {"z_phrase": 8, "z_bar": 4, "width": 16}}))
+    with pytest.raises(ModelNotReady, match="mlbot train tracks"):
+        load_generator(ModelRef(SERVICE, "tracks-old", tmp_path))
+
+
 # ----------------------------------------------------------------------------- training
 
 
@@ -95,7 +104,7 @@ def test_the_tiny_run_is_published_with_a_card(tiny_tracks_root):
     card = ref.card
     assert set(card["training"]["seconds_by_stage"]) == {"prepare", "train", "evaluate"}
     assert 0 <= card["metrics"]["classifier_accuracy"] <= 1
-    assert card["generator"] == {"z_phrase": 8, "z_bar": 4, "width": 16}
+    assert card["generator"] == {"z_phrase": 8, "z_bar": 4, "width": 16, "revision": 2}
     assert not (ModelHome(tiny_tracks_root).work_dir(SERVICE) / "checkpoint.pt").exists()
 
 
@@ -172,6 +181,11 @@ def test_compose_is_deterministic_for_a_seed_and_differs_between_seeds(composer)
     c = composer.compose(seed=8, seconds=10, instrument="piano", tempo=120)
     assert a.audio == b.audio and a.midi == b.midi and a.title == b.title
     assert a.midi != c.midi and a.audio != c.audio
+
+
+def test_a_longer_clip_of_a_seed_opens_with_the_same_phrases(composer):
+    short, long = composer.generate(seed=7, phrases=2), composer.generate(seed=7, phrases=5)
+    np.testing.assert_array_equal(long[:2], short)
 
 
 def test_the_latent_walk_is_seeded_and_moves_step_by_step():

@@ -319,17 +319,27 @@ def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, har
 # ----------------------------------------------------------------------------- published model
 
 GENERATOR_FILE = "generator.safetensors"
+# Raise when the generator's forward pass changes meaning for the same weights, so that an
+# older model is not played by the new code. 2: sampled pitches, a first-step hold starts a note.
+GENERATOR_REVISION = 2
 
 
 def generator_options(generator: Generator) -> dict:
     """What the model card records to rebuild the generator."""
-    return {"z_phrase": generator.z_phrase, "z_bar": generator.z_bar, "width": generator.width}
+    return {"z_phrase": generator.z_phrase, "z_bar": generator.z_bar, "width": generator.width,
+            "revision": GENERATOR_REVISION}
 
 
 def load_generator(ref) -> Generator:
     """The published generator of a ModelRef, in eval mode."""
     from safetensors.torch import load_file
 
-    generator = Generator(**ref.card["generator"])
+    from ml.errors import ModelNotReady
+
+    options = dict(ref.card["generator"])
+    if options.pop("revision", 1) != GENERATOR_REVISION:
+        raise ModelNotReady(f"the tracks model {ref.version} was made for an older generator: "
+                            "run `mlbot train tracks` to rebuild it")
+    generator = Generator(**options)
     generator.load_state_dict(load_file(str(ref.path / GENERATOR_FILE)))
     return generator.eval()
