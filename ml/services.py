@@ -133,7 +133,7 @@ SERVICES: dict[str, ServiceSpec] = {
     "tracks": ServiceSpec(
         name="tracks",
         title="track composer",
-        expected_minutes=17,
+        expected_minutes=20,
         train=_train_tracks,
         evaluate=_evaluate_tracks,
         progress_weights=TRACKS_WEIGHTS,
