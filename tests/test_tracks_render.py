@@ -152,3 +152,4 @@ def test_with_ffmpeg_the_clip_is_ogg_or_mp3():
         assert data[:4] == b"OggS"
     else:
         assert data[:3] == b"ID3" or data[0] == 0xFF
+    assert encode_clip(audio, SR) == (data, extension)  # the same clip, the same bytes

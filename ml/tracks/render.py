@@ -43,9 +43,12 @@ FADE_IN_MS = 30  # just enough to avoid a click
 FADE_OUT_MS = 1500
 # libvorbis refuses fixed bitrates it cannot reach at 22.05 kHz mono, so ogg asks for a VBR
 # quality (q4 is about 64-80 kb/s there); lame's 96k is transparent enough for these clips.
+# "bitexact": the Ogg muxer otherwise gives every file a random stream serial number, and the
+# same seed must give the same bytes (the result cache and the tests rely on it).
+BITEXACT = ["-fflags", "+bitexact", "-flags:a", "+bitexact"]
 EXPORT_OPTIONS = {
-    "ogg": {"codec": "libvorbis", "parameters": ["-q:a", "4"]},
-    "mp3": {"codec": "libmp3lame", "bitrate": "96k"},
+    "ogg": {"codec": "libvorbis", "parameters": ["-q:a", "4", *BITEXACT]},
+    "mp3": {"codec": "libmp3lame", "bitrate": "96k", "parameters": BITEXACT},
 }
 
 
