@@ -1,7 +1,7 @@
 """Turning typed words into a command and its option values (console and prefix commands)."""
 from __future__ import annotations
 
-from bot.commands.base import REGISTRY, Command, InputFile, OptionKind
+from bot.commands.base import REGISTRY, Command, InputFile, Option, OptionKind
 from bot.inputs import input_file_from_path
 from ml.errors import InputError
 
@@ -15,7 +15,8 @@ def resolve_command_name(words: list[str]) -> tuple[str, list[str]]:
 
 
 def bind_arguments(cmd: Command, words: list[str], attachments: list[InputFile] | None = None) -> list[dict]:
-    """Positional words -> option values, one dict per call.
+    """Typed words -> option values, one dict per call. A `name:value` word sets that option
+    (the form Discord shows for slash commands); other words fill the remaining options in order.
 
     Attachments come from `attachments` (files sent with a chat message) or, when that is
     None, from the words as local paths (the console). A command whose only option is an
@@ -44,6 +45,19 @@ def bind_arguments(cmd: Command, words: list[str], attachments: list[InputFile] 
             continue
         values[option.name] = pending_files.pop(0)
     options = [o for o in options if not (o.kind is OptionKind.ATTACHMENT and attachments is not None)]
+    # `name:value` words (the form Discord shows for slash commands) set that option by name;
+    # the other words fill the remaining options in order
+    by_name = {o.name.lower(): o for o in options}
+    positional = []
+    for word in words:
+        name, colon, raw = word.partition(":")
+        if colon and raw and name.lower() in by_name:
+            option = by_name[name.lower()]
+            values[option.name] = _convert(option, raw)
+        else:
+            positional.append(word)
+    words = positional
+    options = [o for o in options if o.name not in values]
     for index, option in enumerate(options):
         last = index == len(options) - 1
         if index >= len(words):
@@ -51,23 +65,27 @@ def bind_arguments(cmd: Command, words: list[str], attachments: list[InputFile] 
                 raise InputError(f"/{cmd.name} needs <{option.name}>")
             continue
         raw = " ".join(words[index:]) if last and option.kind is OptionKind.TEXT else words[index]
-        if option.kind is OptionKind.ATTACHMENT:
-            values[option.name] = input_file_from_path(raw)
-        elif option.kind is OptionKind.INTEGER:
-            try:
-                values[option.name] = int(raw)
-            except ValueError:
-                raise InputError(f"<{option.name}> must be a whole number") from None
-        elif option.kind is OptionKind.CHANNEL:
-            channel_id = raw.removeprefix("<#").removesuffix(">")
-            if not channel_id.isdigit():
-                raise InputError(f"<{option.name}> must be a channel, such as #general")
-            values[option.name] = channel_id
-        elif option.kind is OptionKind.NUMBER:
-            try:
-                values[option.name] = float(raw)
-            except ValueError:
-                raise InputError(f"<{option.name}> must be a number, such as 0.8") from None
-        else:
-            values[option.name] = raw
+        values[option.name] = _convert(option, raw)
     return [values]
+
+
+def _convert(option: Option, raw: str):
+    """One typed value as its option's kind, or an InputError saying what is expected."""
+    if option.kind is OptionKind.ATTACHMENT:
+        return input_file_from_path(raw)
+    if option.kind is OptionKind.INTEGER:
+        try:
+            return int(raw)
+        except ValueError:
+            raise InputError(f"<{option.name}> must be a whole number") from None
+    if option.kind is OptionKind.CHANNEL:
+        channel_id = raw.removeprefix("<#").removesuffix(">")
+        if not channel_id.isdigit():
+            raise InputError(f"<{option.name}> must be a channel, such as #general")
+        return channel_id
+    if option.kind is OptionKind.NUMBER:
+        try:
+            return float(raw)
+        except ValueError:
+            raise InputError(f"<{option.name}> must be a number, such as 0.8") from None
+    return raw
