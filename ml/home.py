@@ -5,6 +5,7 @@ atomically once a new version is fully written, so a reader never sees half a mo
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -48,6 +49,22 @@ def library_versions(*names: str) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def pack_weights(module) -> bytes:
+    """A torch module's weights as safetensors bytes (what a published model folder holds)."""
+    from safetensors.torch import save
+
+    return save({name: tensor.contiguous() for name, tensor in module.state_dict().items()})
+
+
+def content_version(service: str, *contents: bytes) -> str:
+    """A version name from what a model is made of: "<service>-<12 hex digits>", so the same
+    weights always get the same name and any change gets a new one (and new cache keys)."""
+    digest = hashlib.sha256()
+    for part in contents:
+        digest.update(part)
+    return f"{service}-{digest.hexdigest()[:12]}"
 
 
 @dataclass

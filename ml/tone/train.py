@@ -7,7 +7,6 @@ settings continues from it.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 import time
@@ -15,10 +14,9 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save as save_safetensors
 
 from ml.checkpoint import Checkpoint
-from ml.home import ModelHome, ModelRef, library_versions
+from ml.home import ModelHome, ModelRef, content_version, library_versions, pack_weights
 from ml.progress import Progress
 from ml.tone import PROGRESS_WEIGHTS, SERVICE
 from ml.tone.data import Example, load_sentiment, load_tone
@@ -135,9 +133,8 @@ def train_tone(home: ModelHome, config: ToneTrainConfig | None = None, progress:
     progress.advance()
     progress.close()
 
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    weights = save_safetensors(state)
-    version = f"tone-{hashlib.sha256(weights).hexdigest()[:12]}"
+    weights = pack_weights(model)
+    version = content_version(SERVICE, weights)
     card = {
         "data": {
             "tone": "ml/tone/data (this project's labelled messages; see DATA_CARD.md)",

@@ -7,7 +7,6 @@ a generator seeded by (seed, step), so a run resumed from a checkpoint (written 
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -16,7 +15,7 @@ import numpy as np
 import torch
 
 from ml.checkpoint import Checkpoint
-from ml.home import ModelHome, ModelRef, library_versions
+from ml.home import ModelHome, ModelRef, content_version, library_versions, pack_weights
 from ml.progress import Progress
 from ml.tracks import PROGRESS_WEIGHTS, SERVICE
 from ml.tracks.data import DEFAULT_MAX_WORKS, Rolls, prepare_rolls
@@ -134,8 +133,6 @@ def _prepare(home: ModelHome, config: TracksTrainConfig, progress: Progress) -> 
 
 def train_tracks(home: ModelHome, config: TracksTrainConfig | None = None,
                  progress: Progress | None = None) -> ModelRef:
-    from safetensors.torch import save as save_safetensors
-
     from ml.tracks.evaluate import evaluate_generator
 
     config = config or TracksTrainConfig()
@@ -180,9 +177,8 @@ def train_tracks(home: ModelHome, config: TracksTrainConfig | None = None,
     progress.close()
     evaluated = time.time()
 
-    state = {k: v.contiguous() for k, v in generator.state_dict().items()}
-    weights = save_safetensors(state)
-    version = f"tracks-{hashlib.sha256(weights).hexdigest()[:12]}"
+    weights = pack_weights(generator)
+    version = content_version(SERVICE, weights)
     card = {
         "data": {
             "source": "music21's bundled corpus: Bach chorales, Essen folk songs, O'Neill's 1850 tunes",
