@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
-import shlex
 import sys
 import threading
 import time
@@ -13,7 +12,7 @@ from typing import TextIO
 
 from bot.app import App
 from bot.commands import REGISTRY, CommandContext, run_command
-from bot.commands.parsing import bind_arguments, resolve_command_name
+from bot.commands.parsing import bind_arguments, resolve_command_name, typed_words
 from bot.reply import Reply
 from ml.errors import InputError
 
@@ -110,12 +109,8 @@ class Console:
             await asyncio.sleep(1)
 
     async def handle(self, line: str) -> str:
-        try:
-            words = shlex.split(line)
-        except ValueError as exc:
-            return f"could not parse that line: {exc}"
-        if not words[0].startswith("/"):
-            words = ["/friend", line]  # plain text is a chat with the friend, as in a DM
+        # plain text is a chat with the friend, as in a DM, word for word
+        words = typed_words(line) if line.startswith("/") else ["/friend", line]
         name, rest = resolve_command_name(words)
         cmd = REGISTRY.get(name)
         if cmd is None or "console" not in cmd.adapters:

@@ -16,7 +16,6 @@ import inspect
 import json
 import logging
 import os
-import shlex
 import signal
 import time
 from typing import Any, Callable
@@ -27,7 +26,7 @@ from discord import app_commands
 
 from bot.app import App
 from bot.commands import GROUP_DESCRIPTIONS, REGISTRY, Command, CommandContext, InputFile, OptionKind, run_command
-from bot.commands.parsing import bind_arguments, resolve_command_name
+from bot.commands.parsing import bind_arguments, resolve_command_name, typed_words
 from bot.daily_track import ChannelUnavailable, DailyTrackScheduler, utc_now
 from bot.discord_render import DEFAULT_FILE_LIMIT, render
 from bot.reply import Reply
@@ -244,11 +243,11 @@ class MlBotClient(discord.Client):
         commands = {c.split(" ")[0] for c in REGISTRY}
         for mention in (f"<@{self.user.id}>", f"<@!{self.user.id}>"):
             if content.startswith(mention):
-                words = self._split(content[len(mention):])
+                words = typed_words(content[len(mention):])
                 return words if words and words[0].lstrip("/!") in commands else None
         prefix = await self.app.settings.get(str(message.guild.id), "prefix") if message.guild else "!"
         if content.startswith(prefix) and len(content) > len(prefix):
-            words = self._split(content[len(prefix):])
+            words = typed_words(content[len(prefix):])
             if words and resolve_command_name(words)[0] in REGISTRY:
                 return words
         if message.guild is None and content:
@@ -256,7 +255,7 @@ class MlBotClient(discord.Client):
             # "help"); a longer message that merely starts with one ("help me plan...") is chat.
             words = content.split()
             if words[0].lstrip("/!") in commands and (words[0][0] in "/!" or len(words) == 1):
-                return self._split(content)
+                return typed_words(content)
         return None
 
     async def _talks_to_friend(self, message: discord.Message) -> bool:
@@ -327,13 +326,6 @@ class MlBotClient(discord.Client):
                            self.app.keyed_hash(str(message.channel.id)), verdict.passive_aggression, flagged)
         if flagged:
             await message.add_reaction(WATCH_EMOJI)
-
-    @staticmethod
-    def _split(text: str) -> list[str]:
-        try:
-            return shlex.split(text)
-        except ValueError:
-            return text.split()
 
     async def _run_prefix_command(self, message: discord.Message, words: list[str]) -> None:
         name, rest = resolve_command_name(words)

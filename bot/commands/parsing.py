@@ -1,9 +1,20 @@
 """Turning typed words into a command and its option values (console and prefix commands)."""
 from __future__ import annotations
 
+import shlex
+
 from bot.commands.base import REGISTRY, Command, InputFile, Option, OptionKind
 from bot.inputs import input_file_from_path
 from ml.errors import InputError
+
+
+def typed_words(text: str) -> list[str]:
+    """Words of a typed command, quotes grouping words; a line with an unbalanced quote
+    (an apostrophe: "I'm tired") is split at spaces instead of refused."""
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
 
 
 def resolve_command_name(words: list[str]) -> tuple[str, list[str]]:
@@ -23,7 +34,7 @@ def bind_arguments(cmd: Command, words: list[str], attachments: list[InputFile] 
     attachment runs once per file.
     """
     options = cmd.options
-    if cmd.free_text:
+    if cmd.free_text and not (words and _named_option(words[0], options)):
         return [{cmd.free_text: " ".join(words)}] if words else [{}]
     if not options:
         if words:
@@ -45,19 +56,11 @@ def bind_arguments(cmd: Command, words: list[str], attachments: list[InputFile] 
             continue
         values[option.name] = pending_files.pop(0)
     options = [o for o in options if not (o.kind is OptionKind.ATTACHMENT and attachments is not None)]
-    # `name:value` words (the form Discord shows for slash commands) set that option by name;
-    # the other words fill the remaining options in order
-    by_name = {o.name.lower(): o for o in options}
-    positional = []
-    for word in words:
-        name, colon, raw = word.partition(":")
-        if colon and raw and name.lower() in by_name:
-            option = by_name[name.lower()]
-            values[option.name] = _convert(option, raw)
-        else:
-            positional.append(word)
-    words = positional
-    options = [o for o in options if o.name not in values]
+    named, words = _split_named(words, options)
+    for option in options:
+        if named.get(option.name):
+            values[option.name] = _convert(option, named[option.name])
+    options = [o for o in options if o.name not in named]
     for index, option in enumerate(options):
         last = index == len(options) - 1
         if index >= len(words):
@@ -67,6 +70,33 @@ def bind_arguments(cmd: Command, words: list[str], attachments: list[InputFile] 
         raw = " ".join(words[index:]) if last and option.kind is OptionKind.TEXT else words[index]
         values[option.name] = _convert(option, raw)
     return [values]
+
+
+def _named_option(word: str, options: list[Option]) -> Option | None:
+    """The option a `name:value` word names (a TEXT option may take its value from the next
+    words: `topic: the sea`), or None."""
+    name, colon, raw = word.partition(":")
+    option = next((o for o in options if o.name.lower() == name.lower()), None) if colon else None
+    return option if option and (raw or option.kind is OptionKind.TEXT) else None
+
+
+def _split_named(words: list[str], options: list[Option]) -> tuple[dict[str, str], list[str]]:
+    """({option name: raw value}, the other words). As in Discord's slash syntax, a TEXT
+    option's value runs on to the next `name:` word: `topic:the future of farming words:300`."""
+    named: dict[str, list[str]] = {}
+    positional: list[str] = []
+    current = None
+    for word in words:
+        option = _named_option(word, options)
+        if option is not None:
+            raw = word.partition(":")[2]
+            named[option.name] = [raw] if raw else []
+            current = option.name if option.kind is OptionKind.TEXT else None
+        elif current is not None:
+            named[current].append(word)
+        else:
+            positional.append(word)
+    return {name: " ".join(parts) for name, parts in named.items()}, positional
 
 
 def _convert(option: Option, raw: str):
