@@ -15,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.digits import machine  # noqa: E402
+from bench.runtime import current_rss_mib  # noqa: E402
 from ml.friend.conversation import DEFAULT_PERSONA, Friend, Memory, Turn  # noqa: E402
 from ml.friend.model import ChatModel  # noqa: E402
 from ml.home import ModelHome  # noqa: E402
@@ -29,24 +30,16 @@ CHATS = [
 ]
 
 
-def rss_mib() -> float:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def main() -> None:
     threads = cap_torch_threads()
-    before_load = rss_mib()
+    before_load = current_rss_mib()
     started = time.perf_counter()
     ref = ModelHome().current("friend")
     if ref is None:
         raise SystemExit("no friend model: run `mlbot train friend` first")
     model = ChatModel(ref.path)
     load_seconds = time.perf_counter() - started
-    model_rss = rss_mib() - before_load
+    model_rss = current_rss_mib() - before_load
     friend = Friend(model)
     friend.reply(DEFAULT_PERSONA, "Alex", Memory(), "warm up", seed=0)
     turns = []

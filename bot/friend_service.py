@@ -56,7 +56,7 @@ class FriendService:
         if len(message) > MAX_MESSAGE_CHARS:
             message = message[:MAX_MESSAGE_CHARS]
         model = await self.slot.get()
-        version = model.path.name
+        version = model.path.name  # the published version's folder
         stored = await self.memory.load(user_key, conversation, RECENT_TURNS)
         persona = await self.memory.persona(user_key, guild_id) or DEFAULT_PERSONA
         memory = Memory(stored.summary, stored.facts, [Turn(t.role, t.speaker, t.content) for t in stored.turns])
@@ -78,7 +78,7 @@ class FriendService:
             await self.app.cache.put(key, SERVICE, version, result, None, user_key)
         facts = [(fact.key, fact.text) for fact in extract_facts(message)]
         await self.memory.add_exchange(user_key, conversation, speaker, message, result["reply"], facts)
-        self._start(self._summarise_if_due(friend, user_key, conversation, speaker, stored.summary))
+        self._start(self._summarise_if_due(friend, user_key, conversation, speaker))
         return result
 
     async def _judges(self):
@@ -91,8 +91,7 @@ class FriendService:
             return None, None
         return tone_judges(predictor)
 
-    async def _summarise_if_due(self, friend: "Friend", user_key: str, conversation: str, speaker: str,
-                                summary: str) -> None:
+    async def _summarise_if_due(self, friend: "Friend", user_key: str, conversation: str, speaker: str) -> None:
         from ml.friend.conversation import Turn
 
         if conversation in self._summarising:  # one summary at a time per conversation
@@ -102,6 +101,8 @@ class FriendService:
             return
         self._summarising.add(conversation)
         try:
+            # the summary as stored now: one written since this reply began must be built on
+            summary = await self.memory.summary(user_key, conversation)
             turns = [Turn(t.role, t.speaker, t.content) for t in old]
             summary = await self.app.runtime(SERVICE).run(None, friend.summarise, summary, turns, speaker)
             await self.memory.save_summary(user_key, conversation, summary, old[-1].id)
@@ -132,9 +133,6 @@ class FriendService:
 
 
 def _load_model(ref: ModelRef) -> "ChatModel":
-    import os
-
-    from ml.friend import MODEL_ENV
     from ml.friend.model import ChatModel
 
-    return ChatModel(os.environ.get(MODEL_ENV) or ref.path)
+    return ChatModel(ref.path)

@@ -34,15 +34,19 @@ class FriendMemory:
     def __init__(self, db: Database):
         self.db = db
 
-    async def load(self, user_key: str, conversation: str, recent: int) -> StoredMemory:
+    async def summary(self, user_key: str, conversation: str) -> str:
         row = await self.db.fetchone("SELECT summary FROM friend_summaries WHERE user_key = ? AND conversation = ?",
                                      (user_key, conversation))
+        return row[0] if row else ""
+
+    async def load(self, user_key: str, conversation: str, recent: int) -> StoredMemory:
+        summary = await self.summary(user_key, conversation)
         facts = await self.db.fetchall(
             "SELECT text FROM friend_facts WHERE user_key = ? AND conversation = ? ORDER BY at", (user_key, conversation))
         turns = await self.db.fetchall(
             "SELECT id, role, speaker, content FROM friend_turns WHERE user_key = ? AND conversation = ? "
             "ORDER BY id DESC LIMIT ?", (user_key, conversation, recent))
-        return StoredMemory(row[0] if row else "", [f[0] for f in facts],
+        return StoredMemory(summary, [f[0] for f in facts],
                             [StoredTurn(*t) for t in reversed(turns)])
 
     async def add_exchange(self, user_key: str, conversation: str, speaker: str, message: str, reply: str,

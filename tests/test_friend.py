@@ -115,3 +115,17 @@ def test_when_every_attempt_is_unkind_nothing_unkind_is_said(chat_model):
     reply = friend.reply(DEFAULT_PERSONA, "Bo", Memory(), "hello", seed=1, on_text=said.append)
     assert reply.attempts == ATTEMPTS and len(reply.rejected) == ATTEMPTS
     assert said == [] and "rather not" in reply.text
+
+
+def test_forgetting_during_a_reply_keeps_none_of_its_key_values(tiny_friend_root):
+    model = ChatModel(ModelHome(tiny_friend_root).current("friend").path, dtype="float32")
+    prompt = model.encode_turn("user", "hi") + model.assistant_prefix()
+    model.generate(prompt, Sampling(max_new_tokens=5), seed=1, conversation="kept")
+    assert "kept" in model._caches
+
+    def forget_midway(text: str) -> bool:  # /forget arrives from the event loop while this writes
+        model.forget_all_conversations()
+        return True
+
+    model.generate(prompt, Sampling(max_new_tokens=5), seed=1, on_text=forget_midway, conversation="c1")
+    assert "c1" not in model._caches and not model._caches

@@ -154,7 +154,8 @@ def test_cli_friend_keeps_memory_per_user(home_with_friend, capsys):
     first = json.loads(capsys.readouterr().out)
     assert set(first) >= {"reply", "tokens", "seconds"} and first["tokens"] > 0
     assert cli_main(["friend", "What is my dog called?", "--user", "ana", "--json"]) == 0
-    json.loads(capsys.readouterr().out)
+    second = json.loads(capsys.readouterr().out)
+    assert second["reply"] and not second["cached"]  # a second turn, not the first one served again
 
     async def facts() -> list[str]:
         app = await App(home_with_friend).start()

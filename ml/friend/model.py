@@ -29,7 +29,6 @@ class Generation:
     reused_tokens: int       # prompt tokens whose key/values came from the conversation's cache
     first_token_seconds: float
     seconds: float
-    stopped: str             # "end" (the model finished), "length", or "cancelled"
 
 
 @dataclass
@@ -57,12 +56,12 @@ class ChatModel:
         self.model = AutoModelForCausalLM.from_pretrained(str(self.path), dtype=getattr(torch, name))
         self.model.eval()
         self.dtype = name
-        self.context_tokens = int(getattr(self.model.config, "max_position_embeddings", 2048))
         self.im_start = self._special_id("<|im_start|>")
         self.im_end = self._special_id("<|im_end|>")
         self.stop_ids = {i for i in (self.im_end, self.tokenizer.eos_token_id) if i is not None}
         self.newline = self.tokenizer.encode("\n", add_special_tokens=False)
         self._caches: OrderedDict[str, tuple[list[int], object]] = OrderedDict()
+        self._forgotten = 0  # counts forget_all_conversations calls (they come from other threads)
 
     def _special_id(self, token: str) -> int:
         found = self.tokenizer.convert_tokens_to_ids(token)
@@ -114,11 +113,11 @@ class ChatModel:
         torch = self.torch
         started = time.perf_counter()
         generator = torch.Generator().manual_seed(seed)
+        forgotten = self._forgotten
         cache, reused = self._cached_prefix(conversation, prompt)
         pending = torch.tensor([prompt[reused:]])
         produced: list[int] = []
         first_token_at = None
-        stopped = "length"
         with torch.inference_mode():
             for _ in range(sampling.max_new_tokens):
                 logits = self.model(input_ids=pending, past_key_values=cache, use_cache=True).logits[0, -1].float()
@@ -126,21 +125,19 @@ class ChatModel:
                 if first_token_at is None:
                     first_token_at = time.perf_counter() - started
                 if token in self.stop_ids:
-                    stopped = "end"
                     break
                 produced.append(token)
                 pending = torch.tensor([[token]])
                 if on_text is not None and not on_text(self.decode(produced)):
-                    stopped = "cancelled"
                     break
-        if conversation is not None:
+        if conversation is not None and forgotten == self._forgotten:  # not if /forget ran meanwhile
             # The cache now covers prompt + produced (minus the last sampled token, never run).
             covered = prompt + produced
             self._caches[conversation] = (covered[:cache.get_seq_length()], cache)
             while len(self._caches) > PREFIX_CACHE_SLOTS:
                 self._caches.popitem(last=False)
         return Generation(self.decode(produced), len(produced), len(prompt), reused,
-                          first_token_at or 0.0, time.perf_counter() - started, stopped)
+                          first_token_at or 0.0, time.perf_counter() - started)
 
     def _sample(self, logits, produced: list[int], sampling: Sampling, generator) -> int:
         torch = self.torch
@@ -159,4 +156,6 @@ class ChatModel:
         return int(order[choice])
 
     def forget_all_conversations(self) -> None:
+        """Drop every cached conversation, also one being written now (it will not be kept)."""
+        self._forgotten += 1
         self._caches.clear()
