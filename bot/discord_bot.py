@@ -282,7 +282,7 @@ class MlBotClient(discord.Client):
         place = target.parent_id if isinstance(target, discord.Thread) else target.id
         ctx = CommandContext(self.app, "discord", str(message.author.id),
                              str(message.guild.id) if message.guild else None, channel_id=str(place),
-                             user_name=message.author.display_name, progress=stream.update)
+                             user_name=message.author.display_name, reply_stream=stream.update)
         async with target.typing():
             reply = await run_command("friend", ctx, message=text)
         if unreadable and not reply.is_error:

@@ -61,6 +61,9 @@ class CommandContext:
     # Adapters that can show a command's progress (Discord edits its "thinking" message,
     # the console prints a line) set this; handlers call ctx.report(...) and need not care.
     progress: Callable[[str], Awaitable[None]] | None = None
+    # Where a reply can be shown while it is written (Discord edits one message as it grows);
+    # None elsewhere: the console and the CLI print the finished reply once.
+    reply_stream: Callable[[str], Awaitable[None]] | None = None
     # Discord sets this: can the bot post (with files) in channel (of server)? None if it can, else why not.
     channel_problem: Callable[[str, str | None], Awaitable[str | None]] | None = None
 
