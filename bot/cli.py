@@ -369,9 +369,9 @@ def _track(args, home: ModelHome) -> int:
 
 
 def _friend(args, home: ModelHome) -> int:
-    import getpass
+    from bot.users import local_user_name
 
-    user = (args.user or getpass.getuser()).strip() or "you"
+    user = (args.user or "").strip() or local_user_name()
 
     options = {"persona": args.persona} if args.persona else {}
     reply = _run_one(home, "friend", user=user, message=args.message, **options)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import logging
 import sys
 import threading
@@ -14,6 +13,7 @@ from bot.app import App
 from bot.commands import REGISTRY, CommandContext, run_command
 from bot.commands.parsing import bind_arguments, resolve_command_name, typed_words
 from bot.reply import Reply
+from bot.users import local_user_name
 from ml.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ class Console:
         self.output_dir = output_dir or (app.home.root / "console-files")
         self.interactive = self.stdin.isatty() and self.stdout.isatty()
         self._saved = 0
+        self.user_name = local_user_name()
 
     def say(self, text: str) -> None:
         print(text, file=self.stdout, flush=True)
@@ -115,7 +116,7 @@ class Console:
         cmd = REGISTRY.get(name)
         if cmd is None or "console" not in cmd.adapters:
             return f"unknown command /{name} (try /help)"
-        ctx = CommandContext(self.app, "console", "local", user_name=getpass.getuser(),
+        ctx = CommandContext(self.app, "console", "local", user_name=self.user_name,
                              progress=self._progress if self.interactive else None)
         try:
             calls = bind_arguments(cmd, rest)

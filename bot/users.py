@@ -22,3 +22,14 @@ def load_or_create_secret(path: Path) -> bytes:
 
 def user_key(secret: bytes, adapter: str, user_id: str) -> str:
     return hmac.new(secret, f"{adapter}:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def local_user_name() -> str:
+    """Who uses the console or the CLI, for the friend to call them by. getpass fails where
+    the user id has no passwd entry and no USER/LOGNAME (some containers): then "you"."""
+    import getpass
+
+    try:
+        return getpass.getuser().strip() or "you"
+    except Exception:
+        return "you"
