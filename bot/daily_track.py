@@ -110,9 +110,11 @@ class DailyTrackScheduler:
                             COMPOSE_ATTEMPTS, exc_info=True)
                 return 0
             log.exception("daily track: composing failed %d times; giving up for %s", failures, day)
+            del self._compose_failures[key]  # the day is marked FAILED: never tried again
             await self.store.mark(schedule.guild_id, day, FAILED, detail=f"composing failed: {exc}"[:300],
                                   now=now.timestamp())
             return 0
+        self._compose_failures.pop((schedule.guild_id, day), None)
         await self.store.mark(schedule.guild_id, day, SENDING, now=now.timestamp())
         try:
             message_id = await self.poster(schedule.channel_id, reply)

@@ -62,6 +62,12 @@ def _decode_bytes(tokenizer: EssayTokenizer, tokens: np.ndarray) -> np.ndarray:
     return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.int64)
 
 
+def _figures(log_probs: np.ndarray, characters: int) -> dict[str, float]:
+    """Bits per character and perplexity per token of natural-log token probabilities."""
+    return {"bpc": round(bits_per_character(log_probs, characters), 4),
+            "perplexity": round(float(math.exp(-log_probs.mean())), 2)}
+
+
 def evaluate_streams(model: EssayLSTM, tokenizer: EssayTokenizer, streams, config) -> dict[str, Any]:
     started = time.time()
     keep = _first_tokens_mask(streams.held_out_lengths)
@@ -69,8 +75,7 @@ def evaluate_streams(model: EssayLSTM, tokenizer: EssayTokenizer, streams, confi
     lstm = lstm_log_probabilities(model, streams.held_out, streams.held_out_lengths, bf16=config.bf16)
     tokens = len(lstm)
     metrics: dict[str, Any] = {
-        "perplexity": round(float(math.exp(-lstm.mean())), 2),
-        "bpc": round(bits_per_character(lstm, chars), 4),
+        **_figures(lstm, chars),
         "tokens": tokens,
         "characters": chars,
     }
@@ -78,8 +83,7 @@ def evaluate_streams(model: EssayLSTM, tokenizer: EssayTokenizer, streams, confi
     for order in config.kn_orders:
         kn = KneserNey(tokenizer.vocab_size, order).fit(streams.train)
         lp = kn.log_probabilities(streams.held_out)[keep]
-        baselines[f"kneser_ney_tokens_{order}"] = {"bpc": round(bits_per_character(lp, chars), 4),
-                                                    "perplexity": round(float(math.exp(-lp.mean())), 2)}
+        baselines[f"kneser_ney_tokens_{order}"] = _figures(lp, chars)
     best = min(baselines, key=lambda name: baselines[name]["bpc"])
     # Characters: the same documents as bytes; each document's text decoded from its tokens.
     train_bytes = _decode_bytes(tokenizer, streams.train)
@@ -109,9 +113,9 @@ def evaluate_essay(home, style: str | None = None) -> dict[str, Any]:
     streams = published.streams()
     metrics = evaluate_streams(published.model, published.tokenizer, streams, config)
     # Essays are written by the int8 copy (store.generation_model): measure that one too.
-    int8 = lstm_log_probabilities(published.generation_model, streams.held_out, streams.held_out_lengths, bf16=False)
+    int8 = _figures(lstm_log_probabilities(published.generation_model, streams.held_out, streams.held_out_lengths,
+                                           bf16=False), streams.held_out_characters)
     return {"perplexity": metrics["perplexity"], "bpc": metrics["bpc"], "baseline_bpc": metrics["baseline_bpc"],
             "tokens": metrics["tokens"], "model_version": published.ref.version, "style": style,
-            "int8_bpc": round(bits_per_character(int8, streams.held_out_characters), 4),
-            "int8_perplexity": round(float(math.exp(-int8.mean())), 2),
+            "int8_bpc": int8["bpc"], "int8_perplexity": int8["perplexity"],
             **{k: metrics[k] for k in ("baseline", "bpc_reduction", "baselines", "characters")}}
