@@ -133,3 +133,15 @@ def install_models(home, root: Path):
     """Copy the models published under `root` into a test's MLBOT_HOME."""
     shutil.copytree(root / "models", home.root / "models", dirs_exist_ok=True)
     return home
+
+
+@pytest.fixture
+def point_discord_at(monkeypatch):
+    """point_discord_at(fake): discord.py's REST and gateway URLs go to a FakeDiscord."""
+    import discord
+    import yarl
+
+    def point(fake) -> None:
+        monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+        monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url))
+    return point

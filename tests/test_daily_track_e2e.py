@@ -10,7 +10,7 @@ import pytest
 from bot.reply import Reply, ReplyFile
 from bot.track_service import TrackService
 from tests.fake_discord import Channel, FakeDiscord
-from tests.test_discord_e2e import point_discord_at, start_bot, stop_bot  # noqa: F401 (a fixture)
+from tests.test_discord_e2e import start_bot, stop_bot
 
 UTC = dt.timezone.utc
 

@@ -11,10 +11,8 @@ import subprocess
 import sys
 import time
 
-import discord
 import numpy as np
 import pytest
-import yarl
 from PIL import Image
 
 from bot.app import App
@@ -54,14 +52,6 @@ async def start_bot(fake: FakeDiscord, home, **runner_options) -> BotUnderTest:
 async def stop_bot(bot: BotUnderTest) -> int:
     bot.runner.request_stop()
     return await asyncio.wait_for(bot.task, 30)
-
-
-@pytest.fixture
-def point_discord_at(monkeypatch):
-    def point(fake: FakeDiscord) -> None:
-        monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
-        monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url))
-    return point
 
 
 @pytest.fixture

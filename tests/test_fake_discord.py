@@ -5,7 +5,6 @@ import json
 import aiohttp
 import discord
 import pytest
-import yarl
 
 from tests.fake_discord import FakeDiscord
 
@@ -86,14 +85,13 @@ async def eventually(condition, timeout: float = 5.0):
 
 
 @pytest.fixture
-async def connect(monkeypatch):
+async def connect(point_discord_at):
     """connect(**fake_options) -> (fake, client): discord.py's Client, its messages in client.seen."""
     started = []
 
     async def start(**options):
         server = await FakeDiscord(heartbeat_interval_ms=500, **options).start()
-        monkeypatch.setattr(discord.http.Route, "BASE", server.api_base)
-        monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url))
+        point_discord_at(server)
         intents = discord.Intents.default()
         intents.message_content = True
         client = discord.Client(intents=intents, guild_ready_timeout=0.05)
