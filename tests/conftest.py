@@ -145,3 +145,18 @@ def point_discord_at(monkeypatch):
         monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
         monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url))
     return point
+
+
+def cancel_during(progress, after: int, stage: str | None = None) -> None:
+    """Have `progress` ask its training to stop after `after` advances (of `stage`, when given):
+    an interruption at a known step, for the resume tests."""
+    original_advance, seen = progress.advance, [0]
+
+    def advance_then_cancel(n=1, **postfix):
+        original_advance(n, **postfix)
+        if stage is None or progress.snapshot().stage == stage:
+            seen[0] += 1
+            if seen[0] == after:
+                progress.cancel_requested.set()
+
+    progress.advance = advance_then_cancel

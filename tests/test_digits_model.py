@@ -7,7 +7,7 @@ from ml.digits.reader import DigitReader, top_readings
 from ml.digits.train import TrainConfig, train_digits
 from ml.home import ModelHome
 from ml.progress import Progress, TrainingCancelled
-from tests.conftest import mnist_png
+from tests.conftest import cancel_during, mnist_png
 
 
 def test_tiny_model_beats_chance_by_far(tiny_model_root):
@@ -39,16 +39,7 @@ def test_same_seed_same_model_and_resume_is_exact(tmp_path, mnist):
 
     interrupted_home = ModelHome(tmp_path / "c")
     progress = Progress("digits")
-    original_advance = progress.advance
-    steps = {"n": 0}
-
-    def advance_then_cancel(n=1, **postfix):
-        original_advance(n, **postfix)
-        steps["n"] += 1
-        if steps["n"] == 12:  # in the second epoch (10 steps each)
-            progress.cancel_requested.set()
-
-    progress.advance = advance_then_cancel
+    cancel_during(progress, 12)  # in the second epoch (10 steps each)
     with pytest.raises(TrainingCancelled):
         train_digits(interrupted_home, config, progress, data=mnist)
     assert interrupted_home.current("digits") is None

@@ -18,6 +18,7 @@ from ml.essay.store import load_published
 from ml.essay.styles import known_styles
 from ml.essay.tokenizer import EssayTokenizer
 from ml.home import ModelHome
+from tests.conftest import cancel_during
 
 
 # --- corpus -------------------------------------------------------------------------------
@@ -215,16 +216,7 @@ def test_an_interrupted_training_resumes_to_the_same_model(tiny_essay_root, smal
     config.corpus, config.style = str(small_essay_corpus), "small"
     home = ModelHome(tmp_path / "home")
     progress = Progress("essay-small")
-    original_advance, steps = progress.advance, {"training": 0}
-
-    def advance_then_cancel(n=1, **postfix):
-        original_advance(n, **postfix)
-        if progress.snapshot().stage == "training":
-            steps["training"] += 1
-            if steps["training"] == 45:  # after the checkpoint at step 40
-                progress.cancel_requested.set()
-
-    progress.advance = advance_then_cancel
+    cancel_during(progress, 45, "training")  # after the checkpoint at step 40
     with pytest.raises(TrainingCancelled):
         train_essay(home, config, progress)
     assert home.current("essay-small") is None

@@ -18,6 +18,7 @@ from ml.errors import InputError, ModelNotReady
 from ml.home import ModelHome
 from ml.progress import Progress, TrainingCancelled
 from ml.tracks import HARMONY, MELODY, N_PITCHES, SERVICE, STEPS, TRACKS
+from tests.conftest import cancel_during
 from tests.music import c_major_phrase
 
 
@@ -120,16 +121,7 @@ def test_same_seed_same_model_another_seed_another_and_resume_is_exact(tiny_trac
     config = TracksTrainConfig.quick()
     home = _home_with_data(tiny_tracks_root, tmp_path / "c")
     progress = Progress(SERVICE)
-    original_advance, seen = progress.advance, {"training": 0}
-
-    def advance_then_cancel(n=1, **postfix):
-        original_advance(n, **postfix)
-        if progress.snapshot().stage == "training":
-            seen["training"] += 1
-            if seen["training"] == 7:  # after the checkpoint at step 5
-                progress.cancel_requested.set()
-
-    progress.advance = advance_then_cancel
+    cancel_during(progress, 7, "training")  # after the checkpoint at step 5
     with pytest.raises(TrainingCancelled):
         train_tracks(home, config, progress)
     assert home.current(SERVICE) is None
