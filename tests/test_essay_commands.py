@@ -12,7 +12,7 @@ from bot.cli import main as cli_main
 from bot.commands import CommandContext, run_command
 from tests.fake_discord import FakeDiscord
 from tests.conftest import install_models
-from tests.test_discord_e2e import point_discord_at, start_bot, stop_bot  # noqa: F401 (a fixture)
+from tests.test_discord_e2e import start_bot, stop_bot
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import time
 from bot.discord_bot import StreamingReply
 from bot.reply import Reply
 from tests.fake_discord import FakeDiscord
-from tests.test_discord_e2e import point_discord_at, start_bot, stop_bot  # noqa: F401 (a fixture)
+from tests.test_discord_e2e import start_bot, stop_bot
 
 
 async def run_bot(home, point, **fake_options):
