@@ -47,10 +47,13 @@ class EssayTrainConfig:
     embedding: int = 256
     hidden: int = 1024
     layers: int = 1
-    dropout: float = 0.05
+    dropout: float = 0.1       # locked (variational) dropout on the LSTM's output
+    embedding_dropout: float = 0.05
+    weight_drop: float = 0.1   # DropConnect on the recurrent weights (AWD-LSTM)
     streams: int = 32          # parallel streams of text in a batch
     bptt: int = 64             # tokens per truncated back-propagation window
-    steps: int = 1800         # ~3.7M tokens, 1.6 passes over the addresses: fits 20 min on 2 cores
+    steps: int = 4400          # ~9M tokens, 3.9 passes over the addresses: about 55 min on 2 cores
+    curve_every: int = 550     # held-out bpc measured this often (steps), for the card's curve
     lr: float = 3e-3
     warmup: int = 100
     final_lr_share: float = 0.05
@@ -69,10 +72,12 @@ class EssayTrainConfig:
     def quick(cls) -> "EssayTrainConfig":
         """Seconds: for tests and smoke checks."""
         return cls(vocab_size=1024, embedding=64, hidden=128, streams=16, bptt=32, steps=200, warmup=10,
-                   lr=5e-3, train_token_limit=60_000, checkpoint_every=40, kn_orders=(2, 3), char_kn_order=5)
+                   lr=5e-3, train_token_limit=60_000, checkpoint_every=40, kn_orders=(2, 3), char_kn_order=5,
+                   curve_every=100)
 
     def shape(self, vocab_size: int) -> LstmShape:
-        return LstmShape(vocab_size, self.embedding, self.hidden, self.layers, self.dropout)
+        return LstmShape(vocab_size, self.embedding, self.hidden, self.layers, self.dropout,
+                         self.embedding_dropout, self.weight_drop)
 
 
 @dataclass
@@ -118,6 +123,20 @@ def _lr_factor(config: EssayTrainConfig, step: int) -> float:
     return config.final_lr_share + (1 - config.final_lr_share) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+class _Curve:
+    """Held-out bits per character against training time, kept in the checkpoint."""
+
+    def __init__(self):
+        self.points: list[dict] = []
+        self.seconds = 0.0  # training seconds before this run (a resumed run adds its own)
+
+    def state_dict(self) -> dict:
+        return {"points": self.points, "seconds": self.seconds}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.points, self.seconds = list(state["points"]), float(state["seconds"])
+
+
 class _StreamState(torch.nn.Module):
     """The hidden state carried between windows, as a module so the checkpoint keeps it."""
 
@@ -126,6 +145,18 @@ class _StreamState(torch.nn.Module):
         h, c = model.initial_state(streams)
         self.register_buffer("h", h)
         self.register_buffer("c", c)
+
+
+def _curve_point(model: EssayLSTM, streams: Streams, config: EssayTrainConfig, step: int, seconds: float) -> dict:
+    """Held-out bpc of the model as it is now (the whole held-out split, as the final figure)."""
+    from ml.essay.evaluate import lstm_log_probabilities
+    from ml.essay.ngram import bits_per_character
+
+    model.eval()
+    log_probs = lstm_log_probabilities(model, streams.held_out, streams.held_out_lengths, bf16=config.bf16)
+    bpc = round(bits_per_character(log_probs, streams.held_out_characters), 4)
+    log.info("essay: step %d, %.1f min, held-out bpc %.4f", step, seconds / 60, bpc)
+    return {"step": step, "minutes": round(seconds / 60, 1), "bpc": bpc}
 
 
 def train_essay(home: ModelHome, config: EssayTrainConfig | None = None, progress: Progress | None = None) -> ModelRef:
@@ -164,7 +195,12 @@ def train_essay(home: ModelHome, config: EssayTrainConfig | None = None, progres
     # that belong to another tokenizer.
     data_hash = hashlib.sha256(streams.train.tobytes() + tokenizer.to_json().encode()).hexdigest()[:16]
     checkpoint = Checkpoint(home, service, {**asdict(config), "kn_orders": list(config.kn_orders), "data": data_hash})
-    first = checkpoint.resume(model=model, optimizer=optimizer, schedule=schedule, carried=carried)
+    curve = _Curve()
+    first = checkpoint.resume(model=model, optimizer=optimizer, schedule=schedule, carried=carried, curve=curve)
+    run_started = time.time()
+
+    def training_seconds() -> float:
+        return curve.seconds + time.time() - run_started
 
     progress.stage("training", config.steps, done=first)
     model.train()
@@ -189,14 +225,25 @@ def train_essay(home: ModelHome, config: EssayTrainConfig | None = None, progres
         state = detach(state)
         state = (state[0].float(), state[1].float())
         progress.advance(epoch=f"{step // windows + 1}", loss=f"{loss.item():.3f}")
+        if (step + 1) % config.curve_every == 0 and step + 1 < config.steps:
+            measuring = time.time()
+            curve.points.append(_curve_point(model, streams, config, step + 1, training_seconds()))
+            run_started += time.time() - measuring  # the curve's minutes are training minutes
+            model.train()
         if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
             carried.h.copy_(state[0])
             carried.c.copy_(state[1])
-            checkpoint.save(step + 1, model=model, optimizer=optimizer, schedule=schedule, carried=carried)
+            seconds_now = training_seconds()
+            curve.seconds, run_started = seconds_now, time.time()
+            checkpoint.save(step + 1, model=model, optimizer=optimizer, schedule=schedule, carried=carried,
+                            curve=curve)
     model.eval()
+    train_seconds = training_seconds()
 
     progress.stage("evaluating", 1)
     metrics = evaluate_streams(model, tokenizer, streams, config)
+    curve.points.append({"step": config.steps, "minutes": round(train_seconds / 60, 1), "bpc": metrics["bpc"]})
+    metrics["curve"] = curve.points
     index = CorpusIndex.build(d.text for d in corpus.documents)
     progress.advance()
     progress.close()
@@ -210,7 +257,7 @@ def train_essay(home: ModelHome, config: EssayTrainConfig | None = None, progres
                  "train_tokens": int(len(streams.train)), "held_out_tokens": int(len(streams.held_out))},
         "shape": model.shape.as_dict(),
         "metrics": metrics,
-        "training": {"seconds": round(time.time() - started, 1), "config": asdict(config), "seed": config.seed,
+        "training": {"seconds": round(time.time() - started, 1), "training_seconds": round(train_seconds, 1), "config": asdict(config), "seed": config.seed,
                      "epochs": round(config.steps / windows, 2), "torch_threads": torch.get_num_threads()},
         "libraries": library_versions("torch", "tokenizers", "numpy"),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
