@@ -337,7 +337,8 @@ def _essay(args, home: ModelHome) -> int:
         print(json.dumps({"title": d["title"], "essay": d["essay"], "words": d["words"],
                           "longest_copied_run": d["longest_copied_run"], "model_version": d["model_version"],
                           "seed": d["seed"], "style": d["style"], "seconds": d["seconds"],
-                          "tokens": d["tokens"]}, ensure_ascii=False))
+                          "tokens": d["tokens"], "plan": d["plan"], "on_topic": d["on_topic"],
+                          "stage_seconds": d["stage_seconds"], "notes": d["notes"]}, ensure_ascii=False))
     else:
         print(d["markdown"])
         print(f"({d['words']} words; longest run copied from the corpus: {d['longest_copied_run']} words; "

@@ -34,7 +34,7 @@ class EssayService:
         if style != DEFAULT_STYLE and self.app.home.current(service_for_style(style)) is None:
             raise unknown_style(self.app.home, style)
         if style not in self._slots:
-            how = ("the essay model is not built yet: run `mlbot train essay` (about 19 min)"
+            how = ("the essay model is not built yet: run `mlbot train essay` (about 50 min)"
                    if style == DEFAULT_STYLE else f"style {style!r} has no model")
             self._slots[style] = ModelSlot(self.app, service_for_style(style), _load_writer, how)
         return self._slots[style]
@@ -51,11 +51,11 @@ class EssayService:
         cached = await self.app.cache.get(key, user_key)
         if cached is not None:
             return cached.result, True
-        on_paragraph = None
+        on_stage = None
         if progress is not None:
             report = report_from_thread(progress)
-            on_paragraph = lambda done, total: report(f"Writing... paragraph {done} of {total} done")  # noqa: E731
-        essay = await self.app.runtime(SERVICE).run(key, writer.write, request, on_paragraph)
+            on_stage = lambda stage: report(f"Essay: {stage}...")  # noqa: E731
+        essay = await self.app.runtime(SERVICE).run(key, writer.write, request, on_stage)
         result = {**essay.as_json(), "style": style, "markdown": essay.markdown()}
         await self.app.cache.put(key, SERVICE, version, result, None, user_key)
         return result, False

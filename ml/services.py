@@ -66,8 +66,11 @@ def _train_essay(home: ModelHome, quick: bool, progress: Progress, seed: int = 0
 
 def _evaluate_essay(home: ModelHome, **options: Any) -> dict[str, Any]:
     from ml.essay.evaluate import evaluate_essay
+    from ml.essay.evaluate_writers import evaluate_writers
 
-    return evaluate_essay(home, options.get("style"))
+    figures = evaluate_essay(home, options.get("style"))
+    figures["writers"] = evaluate_writers(home, options.get("style"))
+    return figures
 
 
 def _train_tracks(home: ModelHome, quick: bool, progress: Progress, seed: int = 0, **_: Any) -> ModelRef:

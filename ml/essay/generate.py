@@ -1,36 +1,51 @@
-"""Writing an essay with the LSTM: structure, length, topic and the plagiarism guard.
+"""Writing an essay: a plan, then sentences proposed by the LSTM and judged one by one.
 
-The essay is written sentence by sentence. For each sentence a few candidates are sampled
-side by side (one batch), and one is kept:
-- candidates that copy more than MAX_COPIED_RUN words in a row from the corpus are dropped
-  (counting the words just before them), and the sentence is sampled again;
-- of the rest, the one that mentions the topic most, and near the end the one whose length
-  lands closest to the requested word count.
-Paragraphs are asked for with the role tokens the model was trained on (<intro>, <body>,
-<conclusion>), so introductions and conclusions read like the corpus's. The topic's words
-get a logit bonus that fades each time they are used, and the topic is read by the model
-as a short document before the essay begins, so its state starts on the subject.
+1. Plan (ml/essay/plan.py): a title, a thesis and three to five points. The introduction and
+   the conclusion are about the thesis, each body paragraph about one point.
+2. Propose (ml/essay/propose.py): before each paragraph the LSTM reads its role token and the
+   paragraph's point, so its state starts on the subject; then for every sentence it samples
+   `candidates` sentences side by side (one batch).
+3. Judge (ml/essay/judge.py): candidates that copy more than MAX_COPIED_RUN words from the
+   corpus, or carry the corpus's ceremony ("Mr. Speaker..."), are dropped; the rest are
+   scored for closeness to the point and the topic (MiniLM), fluency after the sentence
+   before (SmolLM2 on a shortlist), repetition of what the essay already said, and near a
+   paragraph's end, how well the length lands. The best-scored is kept.
+Every word of the essay is the LSTM's: the plan steers it, but is not pasted in.
 """
 from __future__ import annotations
 
-import re
+import logging
 import time
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Callable
 
 import torch
 
+from ml.essay.ceremony import is_ceremony
+from ml.essay.judge import FluencyJudge, Scored, SentenceEncoder, SentenceJudge
 from ml.essay.plagiarism import MAX_COPIED_RUN, CorpusIndex, words_of
+from ml.essay.plan import EssayPlan, Planner, plan_without_planner, points_for
+from ml.essay.propose import LstmProposer, TokenPieces
 from ml.essay.request import EssayRequest, topic_words
 from ml.essay.store import PublishedEssayModel
 from ml.essay.tokenizer import BODY, CONCLUSION, END, INTRO
+from ml.home import ModelHome
 
-MAX_SENTENCE_TOKENS = 90
-NO_REPEAT_TOKENS = 6  # never repeat a run of this many tokens within an essay
-ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "jr", "sr", "gen", "gov", "sen", "rep", "hon", "no", "vs", "u.s",
-                 "u.s.a", "i.e", "e.g", "etc", "co", "corp", "inc", "lt", "col", "capt", "messrs", "jan", "feb",
-                 "aug", "sept", "oct", "nov", "dec"}
-_SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
+log = logging.getLogger(__name__)
+
+FRIEND_SERVICE = "friend"  # the SmolLM2 model the planner and fluency judge use
+MIN_SENTENCE_WORDS = 4
+PROPOSE_TRIES = 5
+# Length terms of a candidate's score: near a paragraph's end, each word that misses the
+# remaining budget costs this much (running over counts double); elsewhere a mild pull
+# towards sentences of about IDEAL_SENTENCE_WORDS.
+CLOSING_WORDS = 60
+CLOSING_LENGTH_WEIGHT = 0.02
+IDEAL_SENTENCE_WORDS = 22
+LENGTH_WEIGHT = 0.004
+
+Progress = Callable[[str], None]
 
 
 @dataclass
@@ -44,10 +59,16 @@ class Essay:
     seed: int
     temperature: float
     top_p: float
+    plan: dict = field(default_factory=dict)
     tokens: int = 0
     seconds: float = 0.0
+    stage_seconds: dict = field(default_factory=dict)  # plan, propose, judge
     resampled_sentences: int = 0
     topic_mentions: int = 0
+    on_topic: float = 0.0  # mean MiniLM similarity of the paragraphs to the topic
+    proposer: str = "lstm"
+    fluency_judge: str = "smollm2"
+    judgements: list[dict] = field(default_factory=list)  # per sentence: kept and best scores
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -57,159 +78,27 @@ class Essay:
     def as_json(self) -> dict:
         data = asdict(self)
         data["essay"] = self.text
-        del data["paragraphs"]
+        del data["paragraphs"], data["judgements"]
         return data
 
     def markdown(self) -> str:
         return f"# {self.title}\n\n{self.text}\n"
 
 
-def title_for(topic: str) -> str:
-    """The title is the topic itself, capitalised as a title (the corpus has no titles to learn)."""
-    small = {"a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "at", "by"}
-    words = topic.split()
-    return " ".join(w if w.isupper() and len(w) > 1 else (w.lower() if i and w.lower() in small else w[:1].upper() + w[1:])
-                    for i, w in enumerate(words))
-
-
-def paragraph_plan(words: int) -> list[tuple[str, int]]:
+def paragraph_budgets(words: int, points: int) -> list[tuple[str, int]]:
     """(role, word budget) for each paragraph, adding up to `words`: a short introduction and
-    conclusion, and body paragraphs of about 140 words between them."""
-    bodies = max(1, min(8, round(words / 140) - 1))
-    intro = conclusion = max(20, round(words * 0.16))
+    conclusion, and one body paragraph per point (at least one) between them."""
+    bodies = max(1, points)
+    intro = conclusion = max(20, round(words * 0.15))
     body_total = words - intro - conclusion
-    bodies_plan = [(BODY, body_total // bodies + (1 if i < body_total % bodies else 0)) for i in range(bodies)]
-    return [(INTRO, intro)] + bodies_plan + [(CONCLUSION, conclusion)]
+    plan = [(BODY, body_total // bodies + (1 if i < body_total % bodies else 0)) for i in range(bodies)]
+    return [(INTRO, intro)] + plan + [(CONCLUSION, conclusion)]
 
 
 def count_mentions(topic: str, text: str) -> int:
     """How often words starting with one of the topic's words appear ("farm" counts "farms")."""
     words = words_of(text)
     return sum(1 for w in words for t in topic_words(topic) if w.startswith(t))
-
-
-class _Sampler:
-    """Samples candidate sentences from a state, a batch of candidates at a time."""
-
-    def __init__(self, published: PublishedEssayModel, request: EssayRequest, generator: torch.Generator):
-        self.model = published.generation_model
-        self.tokenizer = published.tokenizer
-        self.request = request
-        self.generator = generator
-        vocab = self.tokenizer.vocab_size
-        self.role_ids = list(self.tokenizer.role_ids.values())
-        self.piece = [self.tokenizer.token_text(i) for i in range(vocab)]
-        self.ends_sentence = torch.tensor([bool(_SENTENCE_END.search(p.strip())) for p in self.piece])
-        self.topic_tokens = self._topic_tokens(topic_words(request.topic))
-        self.topic_bonus = torch.zeros(vocab)
-        for ids in self.topic_tokens.values():
-            self.topic_bonus[ids] = request.topic_strength
-
-    def _topic_tokens(self, words: list[str]) -> dict[str, list[int]]:
-        """The first token of each topic word as written after a space, in lower and title case."""
-        found = {}
-        for word in words:
-            ids = set()
-            for form in (word, word.capitalize()):
-                first = self.tokenizer.encode(" " + form)[0]
-                # A short first piece (" f" of " farming") starts too many other words to boost.
-                if len(self.piece[first].strip()) >= min(4, len(word)):
-                    ids.add(first)
-            found[word] = sorted(ids)
-        return found
-
-    def used_topic_word(self, text: str) -> None:
-        """Fade the bonus of topic words already used, so the essay does not harp on one."""
-        used = set(words_of(text))
-        for word, ids in self.topic_tokens.items():
-            if word in used:
-                self.topic_bonus[ids] *= 0.6
-
-    @torch.inference_mode()
-    def feed(self, state, tokens: list[int]):
-        if not tokens:
-            return state, None
-        logits, state = self.model(torch.tensor([tokens]), state)
-        return state, logits[0, -1]
-
-    def _is_end(self, tokens: list[int]) -> bool:
-        """Does the sentence end with its last token? ("Mr." and "U.S." do not end one.)"""
-        if not self.ends_sentence[tokens[-1]]:
-            return False
-        tail = "".join(self.piece[t] for t in tokens[-4:])  # enough to see the last word
-        last_word = tail.rstrip(".!?\"')]").split()[-1:] or [""]
-        return last_word[0].lower().strip("(\"'") not in ABBREVIATIONS
-
-    @torch.inference_mode()
-    def sentences(self, state, last_logits, history: list[int], count: int) -> list[dict]:
-        """`count` candidate sentences continuing from (state, last_logits)."""
-        h, c = state
-        h, c = h.repeat(1, count, 1), c.repeat(1, count, 1)
-        logits = last_logits.unsqueeze(0).repeat(count, 1)
-        tokens: list[list[int]] = [[] for _ in range(count)]
-        done = [False] * count
-        essay_index = _repeat_index(history)
-        own_index: list[dict] = [{} for _ in range(count)]  # each candidate's own runs
-        tail = history[-(NO_REPEAT_TOKENS - 1):]
-        for _ in range(MAX_SENTENCE_TOKENS):
-            scores = logits.float() / self.request.temperature + self.topic_bonus
-            scores[:, self.role_ids] = float("-inf")
-            for row in range(count):
-                context = tuple((tail + tokens[row])[-(NO_REPEAT_TOKENS - 1):])
-                banned = essay_index.get(context, set()) | own_index[row].get(context, set())
-                if banned:
-                    scores[row, list(banned)] = float("-inf")
-            choice = _top_p_sample(scores, self.request.top_p, self.generator)
-            finished_before = list(done)
-            for row in range(count):
-                if done[row]:
-                    continue
-                token = int(choice[row])
-                tokens[row].append(token)
-                _remember(own_index[row], (tail + tokens[row])[-NO_REPEAT_TOKENS:])
-                if self._is_end(tokens[row]):
-                    done[row] = True
-            step_logits, (h2, c2) = self.model(choice.view(count, 1), (h, c))
-            # Rows finished before this step keep their state; the others (including rows that
-            # just ended) take the state after reading this step's token.
-            keep = torch.tensor(finished_before).view(1, count, 1)
-            h, c = torch.where(keep, h, h2), torch.where(keep, c, c2)
-            logits = torch.where(keep.view(count, 1), logits, step_logits[:, -1])
-            if all(done):
-                break
-        results = []
-        for row in range(count):
-            text = self.tokenizer.decode(tokens[row]).strip()
-            results.append({"tokens": tokens[row], "text": text, "finished": done[row],
-                            "words": len(text.split()), "state": (h[:, row : row + 1].clone(), c[:, row : row + 1].clone()),
-                            "logits": logits[row].clone()})
-        return results
-
-
-def _repeat_index(history: list[int]) -> dict[tuple[int, ...], set[int]]:
-    index: dict[tuple[int, ...], set[int]] = {}
-    n = NO_REPEAT_TOKENS
-    for i in range(len(history) - n + 1):
-        index.setdefault(tuple(history[i : i + n - 1]), set()).add(history[i + n - 1])
-    return index
-
-
-def _remember(index: dict, tokens: list[int]) -> None:
-    n = NO_REPEAT_TOKENS
-    if len(tokens) >= n:
-        index.setdefault(tuple(tokens[-n:-1]), set()).add(tokens[-1])
-
-
-TOP_K = 256  # top-p is taken within the likeliest 256 tokens: a full sort of 8,192 costs 2 ms a step
-
-
-def _top_p_sample(scores: torch.Tensor, top_p: float, generator: torch.Generator) -> torch.Tensor:
-    probs = torch.softmax(scores, dim=-1)
-    sorted_probs, order = probs.topk(min(TOP_K, probs.shape[-1]), dim=-1)
-    outside = sorted_probs.cumsum(-1) - sorted_probs > top_p  # keep the smallest set reaching top_p
-    sorted_probs = sorted_probs.masked_fill(outside, 0)
-    picked = torch.multinomial(sorted_probs, 1, generator=generator)
-    return order.gather(1, picked).view(-1)
 
 
 def copied_run_with(index: CorpusIndex, previous_words: list[str], sentence: str) -> int:
@@ -219,93 +108,163 @@ def copied_run_with(index: CorpusIndex, previous_words: list[str], sentence: str
     return index.longest_copied_run(words)
 
 
-def acceptable(candidates: list[dict], previous_words: list[str], index: CorpusIndex) -> list[dict]:
-    """Finished, non-empty candidates that keep every copied run within MAX_COPIED_RUN words."""
-    return [c for c in candidates if c["finished"] and c["words"] > 0
+def acceptable(candidates: list[dict], previous_words: list[str], index: CorpusIndex,
+               ceremony: bool = False) -> list[dict]:
+    """Finished candidates of a few words that keep every copied run within MAX_COPIED_RUN
+    words and, unless the corpus's ceremony was asked for, carry none of it."""
+    return [c for c in candidates if c["finished"] and c["words"] >= MIN_SENTENCE_WORDS
+            and (ceremony or not is_ceremony(c["text"]))
             and copied_run_with(index, previous_words, c["text"]) <= MAX_COPIED_RUN]
 
 
-class EssayWriter:
-    def __init__(self, published: PublishedEssayModel):
-        self.published = published.load_all()
+def length_term(words: int, remaining: int) -> float:
+    if remaining <= CLOSING_WORDS:  # land on the budget; running over is worse than stopping short
+        return -CLOSING_LENGTH_WEIGHT * abs(remaining - words) * (2 if words > remaining else 1)
+    return -LENGTH_WEIGHT * abs(words - IDEAL_SENTENCE_WORDS)
 
-    def write(self, request: EssayRequest, on_paragraph: Callable[[int, int], None] | None = None) -> Essay:
-        """The essay for a request; on_paragraph(done, planned) is called after each paragraph."""
+
+class EssayJudges:
+    """The readers the writer borrows: MiniLM (always there, it ships in a package) and
+    SmolLM2 (once the friend model is built), loaded on first use."""
+
+    def __init__(self, home: ModelHome | None):
+        self.home = home
+        self._fluency: FluencyJudge | None = None
+
+    @cached_property
+    def encoder(self) -> SentenceEncoder:
+        return SentenceEncoder()
+
+    def fluency(self) -> FluencyJudge | None:
+        if self._fluency is None and self.home is not None:
+            ref = self.home.current(FRIEND_SERVICE)
+            if ref is not None:
+                self._fluency = FluencyJudge(ref.path)
+        return self._fluency
+
+
+class EssayWriter:
+    def __init__(self, published: PublishedEssayModel, home: ModelHome | None = None,
+                 judges: EssayJudges | None = None, use_smollm2: bool = True):
+        self.published = published.load_all()
+        if home is None:
+            home = ModelHome(published.ref.path.parents[2])  # <home>/models/<service>/<version>
+        self.judges = judges or EssayJudges(home if use_smollm2 else None)
+        self.pieces = TokenPieces(self.published.tokenizer)
+
+    def make_plan(self, request: EssayRequest) -> EssayPlan:
+        fluency = self.judges.fluency()
+        if fluency is None:
+            return plan_without_planner(request.topic)
+        return Planner(fluency, self.judges.encoder).plan(request.topic, points_for(request.words), request.seed)
+
+    def proposer(self, request: EssayRequest, generator: torch.Generator):
+        return LstmProposer(self.published.generation_model, self.published.tokenizer, request, generator,
+                            self.pieces)
+
+    def write(self, request: EssayRequest, on_progress: Progress | None = None, plan: EssayPlan | None = None,
+              proposer=None) -> Essay:
+        """The essay for a request. `plan` and `proposer` replace the planner and the LSTM
+        (the evaluation gives the Kneser-Ney writer the LSTM's plan)."""
         request = request.validate()
         started = time.perf_counter()
-        published, tokenizer = self.published, self.published.tokenizer
+        report = on_progress or (lambda stage: None)
+        tokenizer, index = self.published.tokenizer, self.published.index
+        report("planning")
+        plan = plan or self.make_plan(request)
+        plan_seconds = time.perf_counter() - started
+        fluency = self.judges.fluency()
+        judge = SentenceJudge(self.judges.encoder, fluency, shortlist=request.shortlist)
+        encoder = self.judges.encoder
         generator = torch.Generator().manual_seed(request.seed)
-        sampler = _Sampler(published, request, generator)
+        proposer = proposer or self.proposer(request, generator)
         roles = tokenizer.role_ids
         # The topic as a short document the essay follows: its state carries the subject.
-        state, logits = sampler.feed(None, [roles[INTRO]] + tokenizer.encode(" " + request.topic.rstrip(".") + ".")
-                                     + [roles[END]])
+        context = proposer.feed(None, [roles[INTRO]] + tokenizer.encode(" " + request.topic.rstrip(".") + ".")
+                                + [roles[END]])
+        topic_vector = encoder.embed([request.topic])[0]
+        budgets = paragraph_budgets(request.words, len(plan.points))
+        targets = [plan.thesis] + (plan.points or [request.topic]) + [plan.thesis]
+        target_vectors = encoder.embed(targets)
         history: list[int] = []
         paragraphs: list[str] = []
         all_words: list[str] = []
-        total = 0
-        resampled = 0
-        plan = paragraph_plan(request.words)
+        written_vectors = torch.zeros(0, target_vectors.shape[1])
+        judgements: list[dict] = []
+        propose_seconds = judge_seconds = 0.0
+        total = resampled = planned_so_far = 0
         tolerance = max(3, round(request.words * 0.05))
-        planned_so_far = 0
-        for number, (role, planned) in enumerate(plan):
-            last = number == len(plan) - 1
+        for number, (role, planned) in enumerate(budgets):
+            last = number == len(budgets) - 1
+            report(f"writing paragraph {number + 1} of {len(budgets)}")
             # Make up in this paragraph for what the ones before ran over or under.
             budget = max(15, planned + planned_so_far - total)
             planned_so_far += planned
             slack = tolerance if last else 8
-            state, logits = sampler.feed(state, [roles[role]])
+            point = targets[number]
+            proposer.focus.focus(request.topic, point if plan.points else None)
+            # The paragraph's point is read, not written: the state starts on the subject.
+            context = proposer.feed(context, [roles[role]] + tokenizer.encode(" " + point))
             sentences: list[str] = []
             written = 0
+            previous = point
             while True:
                 remaining = budget - written
-                closing = remaining <= 60  # near the end: choose sentences by how they land
                 if sentences and remaining <= slack:
                     break
-                count = request.candidates * (3 if closing else 1)
-                chosen = None
-                for attempt in range(6):
-                    candidates = sampler.sentences(state, logits, history, count)
-                    usable = acceptable(candidates, all_words, published.index)
+                clock = time.perf_counter()
+                usable: list[dict] = []
+                for _ in range(PROPOSE_TRIES):
+                    candidates = proposer.sentences(context, history, request.candidates)
+                    usable = acceptable(candidates, all_words, index, request.ceremony)
                     if usable:
-                        chosen = self._pick(usable, sampler, remaining, closing, first=not sentences and number == 0)
                         break
                     resampled += 1
-                if chosen is None:  # nothing usable in six tries: stop this paragraph here
+                propose_seconds += time.perf_counter() - clock
+                if not usable:  # nothing usable in five tries: stop this paragraph here
                     break
+                clock = time.perf_counter()
+                scored = judge.judge([c["text"] for c in usable], [c["fluency"] for c in usable],
+                                     target_vectors[number], topic_vector, written_vectors, previous,
+                                     extra=[length_term(c["words"], remaining) for c in usable])
+                best = SentenceJudge.best(scored)
+                judge_seconds += time.perf_counter() - clock
+                judgements.append(_judgement(number, scored, best))
+                chosen = usable[best.index]
                 sentences.append(chosen["text"])
                 history += chosen["tokens"]
                 all_words += words_of(chosen["text"])
                 written += chosen["words"]
-                state, logits = chosen["state"], chosen["logits"]
-                sampler.used_topic_word(chosen["text"])
+                written_vectors = torch.cat([written_vectors, best.vector.unsqueeze(0)])
+                context = chosen["context"]
+                previous = chosen["text"]
+                proposer.focus.used(chosen["text"])
                 if written >= budget - slack:
                     break
             if sentences:
                 paragraphs.append(" ".join(sentences))
                 total += written
-            if on_paragraph is not None:
-                on_paragraph(number + 1, len(plan))
-        seconds = time.perf_counter() - started
-        body_words = sum(len(p.split()) for p in paragraphs)
+        report("finishing")
+        text = "\n\n".join(paragraphs)
+        on_topic = encoder.similarity(paragraphs, request.topic) if paragraphs else [0.0]
+        notes = list(plan.notes)
+        if fluency is None:
+            notes.append("fluency judged by the LSTM itself: SmolLM2 (the friend model) is not built yet")
         return Essay(
-            title=title_for(request.topic), paragraphs=paragraphs, words=body_words,
-            longest_copied_run=published.index.longest_copied_run(words_of("\n".join(paragraphs))),
-            model_version=published.version, topic=request.topic, seed=request.seed,
-            temperature=request.temperature, top_p=request.top_p, tokens=len(history), seconds=round(seconds, 3),
-            resampled_sentences=resampled, topic_mentions=count_mentions(request.topic, "\n".join(paragraphs)),
+            title=plan.title, paragraphs=paragraphs, words=sum(len(p.split()) for p in paragraphs),
+            longest_copied_run=index.longest_copied_run(words_of(text)),
+            model_version=self.published.version, topic=request.topic, seed=request.seed,
+            temperature=request.temperature, top_p=request.top_p, plan=plan.as_json(), tokens=len(history),
+            seconds=round(time.perf_counter() - started, 3),
+            stage_seconds={"plan": round(plan_seconds, 3), "propose": round(propose_seconds, 3),
+                           "judge": round(judge_seconds, 3)},
+            resampled_sentences=resampled, topic_mentions=count_mentions(request.topic, text),
+            on_topic=round(sum(on_topic) / len(on_topic), 4), proposer=getattr(proposer, "name", "lstm"),
+            fluency_judge="smollm2" if fluency is not None else "lstm", judgements=judgements, notes=notes,
         )
 
-    @staticmethod
-    def _pick(usable: list[dict], sampler: _Sampler, remaining: int, closing: bool, first: bool) -> dict:
-        topic = sampler.topic_tokens
 
-        def mentions(c):
-            return sum(1 for w in words_of(c["text"]) if w in topic)
-
-        if closing:  # land on the requested length; running over is worse than stopping short
-            return min(usable, key=lambda c: (abs(remaining - c["words"]) * (2 if c["words"] > remaining else 1),
-                                              -mentions(c)))
-        if first:  # the opening sentence should name the subject
-            return max(usable, key=lambda c: (mentions(c) > 0, -abs(c["words"] - 25)))
-        return max(usable, key=lambda c: (min(mentions(c), 2), -abs(c["words"] - 24)))
+def _judgement(paragraph: int, scored: list[Scored], best: Scored) -> dict:
+    return {"paragraph": paragraph, "candidates": len(scored), "kept": best.index,
+            "kept_score": round(best.score, 4), "kept_point": round(best.point, 4),
+            "scores": [s.as_dict() for s in scored]}

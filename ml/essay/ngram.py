@@ -116,5 +116,33 @@ class KneserNey:
         return np.log(np.maximum(p, 1e-300))
 
 
+    def next_distribution(self, context) -> np.ndarray:
+        """P(next token) over the whole vocabulary after the given tokens (the last order-1 count)."""
+        V = self.vocab_size
+        first = self.orders[0]
+        if first.denominator[0] > 0:
+            p = (np.maximum(first.counts - _discount_of(first.counts, first.discounts), 0)
+                 + first.gamma[0] / V * first.denominator[0]) / first.denominator[0]
+        else:
+            p = np.full(V, 1.0 / V)
+        context = [int(t) for t in context][-(self.order - 1):] if self.order > 1 else []
+        for k in range(2, self.order + 1):
+            if len(context) < k - 1:
+                break
+            gram = context[-(k - 1):]
+            index = gram[0]  # the (k-1)-gram's row in order k-1's table, built up from its first token
+            for j in range(1, k - 1):
+                index = int(_lookup(self.orders[j].keys, np.array([index * V + gram[j]]))[0]) if index >= 0 else -1
+            level = self.orders[k - 1]
+            if index < 0 or level.denominator[index] <= 0:
+                continue
+            lo, hi = np.searchsorted(level.keys, [index * V, index * V + V])
+            counts = np.zeros(V)
+            counts[level.keys[lo:hi] % V] = level.counts[lo:hi]
+            p = np.maximum(counts - _discount_of(counts, level.discounts), 0) / level.denominator[index] \
+                + level.gamma[index] * p
+        return p
+
+
 def bits_per_character(log_probs: np.ndarray, characters: int) -> float:
     return float(-log_probs.sum() / math.log(2) / characters)

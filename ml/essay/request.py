@@ -21,8 +21,10 @@ class EssayRequest:
     seed: int = 0
     temperature: float = 0.8
     top_p: float = 0.92
-    candidates: int = 4
+    candidates: int = 12          # sentences the LSTM proposes for each one kept
     topic_strength: float = 2.5  # logit bonus for the topic's words (0: no bonus)
+    shortlist: int = 3           # candidates SmolLM2 reads for fluency
+    ceremony: bool = False       # allow the corpus's salutations ("Mr. Speaker...")
 
     def validate(self) -> "EssayRequest":
         topic = " ".join(self.topic.replace("\u200b", "").split())
@@ -36,8 +38,10 @@ class EssayRequest:
             raise InputError("temperature must be between 0.2 and 1.5")
         if not 0.5 <= self.top_p <= 1.0:
             raise InputError("top_p must be between 0.5 and 1.0")
+        if not 1 <= self.candidates <= 32:
+            raise InputError("candidates must be between 1 and 32")
         return EssayRequest(topic, self.words, self.seed, self.temperature, self.top_p, self.candidates,
-                            self.topic_strength)
+                            self.topic_strength, max(1, self.shortlist), bool(self.ceremony))
 
 
 

@@ -155,6 +155,9 @@ class ChatModel:
         choice = torch.multinomial(ordered / ordered.sum(), 1, generator=generator)
         return int(order[choice])
 
+    def forget_conversation(self, conversation: str) -> None:
+        self._caches.pop(conversation, None)
+
     def forget_all_conversations(self) -> None:
         """Drop every cached conversation, also one being written now (it will not be kept)."""
         self._forgotten += 1

@@ -1,0 +1,175 @@
+"""Judging candidate sentences: is it on the paragraph's point, is it fluent, is it new?
+
+Two readers, both already on the machine:
+- MiniLM (all-MiniLM-L6-v2, the tone model's encoder before fine-tuning) embeds sentences;
+  cosine similarity to the paragraph's point and to the topic says whether a candidate is
+  on the subject.
+- SmolLM2-135M (the friend's model) reads the previous sentence and the candidate and gives
+  the candidate's mean log-likelihood per token: a second opinion on fluency from a model
+  trained on far more (and more modern) English than the essay corpus.
+
+SmolLM2 costs ~3 ms a token on 2 cores, so it reads only a shortlist: the candidates that
+MiniLM and the LSTM rank highest. When the friend model is not built, the fluency opinion
+is the LSTM's own (the essay still comes, with a note saying so).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+log = logging.getLogger(__name__)
+
+# How the scores combine (set by reading essays, not fitted): being on the point matters
+# most, the topic keeps every paragraph tied to the whole, fluency breaks ties between
+# relevant candidates, and a sentence that says again what the essay said is pushed down.
+POINT_WEIGHT = 1.0
+TOPIC_WEIGHT = 0.6
+FLUENCY_WEIGHT = 0.12   # per nat of mean log-likelihood per token
+REPEAT_WEIGHT = 1.0     # applied to how far the closest earlier sentence is above REPEAT_FREE
+REPEAT_FREE = 0.6
+MAX_SENTENCE_ENCODER_TOKENS = 96
+
+
+class SentenceEncoder:
+    """MiniLM sentence embeddings (mean pooling, unit length), batched."""
+
+    def __init__(self, path: Path | None = None):
+        from ml.tone.model import load_encoder, load_tokenizer
+
+        self.tokenizer = load_tokenizer(path)
+        self.model = load_encoder(path).eval()
+        self._lock = threading.Lock()  # one forward at a time: essays run on worker threads
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str]) -> torch.Tensor:
+        if not texts:
+            return torch.zeros(0, self.model.config.hidden_size)
+        batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=MAX_SENTENCE_ENCODER_TOKENS,
+                               return_tensors="pt")
+        with self._lock:
+            states = self.model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
+        pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-6)
+        return torch.nn.functional.normalize(pooled, dim=-1)
+
+    def similarity(self, texts: Sequence[str], to: str) -> list[float]:
+        vectors = self.embed([to, *texts])
+        return (vectors[1:] @ vectors[0]).tolist()
+
+
+class FluencyJudge:
+    """Mean log-likelihood per token of a candidate after a context, under SmolLM2."""
+
+    def __init__(self, path: Path):
+        from ml.friend.model import ChatModel
+
+        self.chat = ChatModel(path)
+        self.model = self.chat.model
+        self.tokenizer = self.chat.tokenizer
+        self._lock = threading.Lock()
+
+    @torch.inference_mode()
+    def mean_log_likelihoods(self, context: str, candidates: Sequence[str]) -> list[float]:
+        """One pass over the context, then the candidates side by side on its key/values
+        (right-padded: padding after a candidate never changes what came before it)."""
+        if not candidates:
+            return []
+        context_ids = self.chat.encode_text(context.strip() or "Essay.")
+        rows = [self.chat.encode_text(" " + c.strip()) for c in candidates]
+        rows = [r or [self.tokenizer.eos_token_id] for r in rows]
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.eos_token_id
+        with self._lock:
+            out = self.model(input_ids=torch.tensor([context_ids]), use_cache=True)
+            cache = out.past_key_values
+            first_logits = out.logits[0, -1].float().log_softmax(-1)
+            cache.batch_repeat_interleave(len(rows))
+            batch = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+            logits = self.model(input_ids=batch, past_key_values=cache, use_cache=True).logits.float()
+        log_probs = logits.log_softmax(-1)
+        results = []
+        for i, row in enumerate(rows):
+            total = float(first_logits[row[0]])
+            for j in range(1, len(row)):
+                total += float(log_probs[i, j - 1, row[j]])
+            results.append(total / len(row))
+        return results
+
+
+    @torch.inference_mode()
+    def perplexity(self, text: str, window: int = 512) -> float:
+        """SmolLM2's perplexity of a text (windows of `window` tokens, each read from scratch)."""
+        ids = self.chat.encode_text(text.strip())
+        total, count = 0.0, 0
+        for start in range(0, max(1, len(ids) - 1), window):
+            chunk = ids[start: start + window + 1]
+            if len(chunk) < 2:
+                break
+            with self._lock:
+                logits = self.model(input_ids=torch.tensor([chunk])).logits[0, :-1].float()
+            total += float(torch.nn.functional.cross_entropy(logits, torch.tensor(chunk[1:]), reduction="sum"))
+            count += len(chunk) - 1
+        return float(torch.exp(torch.tensor(total / max(1, count))))
+
+
+@dataclass
+class Scored:
+    index: int          # position in the candidates given to the judge
+    point: float        # similarity to the paragraph's point
+    topic: float        # similarity to the topic
+    repeat: float       # highest similarity to a sentence already in the essay
+    fluency: float      # mean log-likelihood per token (SmolLM2, or the LSTM's own)
+    fluency_by: str     # "smollm2" or "lstm"
+    extra: float = 0.0  # the writer's own terms (how the length lands)
+    score: float = 0.0
+    shortlisted: bool = False
+    vector: torch.Tensor | None = None  # the MiniLM embedding
+
+    def as_dict(self) -> dict:
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in self.__dict__.items() if k != "vector"}
+
+
+class SentenceJudge:
+    def __init__(self, encoder: SentenceEncoder, fluency: FluencyJudge | None, shortlist: int = 3):
+        self.encoder = encoder
+        self.fluency = fluency
+        self.shortlist = shortlist
+
+    @staticmethod
+    def relevance(s: Scored) -> float:
+        return (POINT_WEIGHT * s.point + TOPIC_WEIGHT * s.topic
+                - REPEAT_WEIGHT * max(0.0, s.repeat - REPEAT_FREE) + s.extra)
+
+    def judge(self, texts: Sequence[str], lstm_fluency: Sequence[float], point: torch.Tensor, topic: torch.Tensor,
+              written: torch.Tensor, context: str, extra: Sequence[float] | None = None) -> list[Scored]:
+        """Scores for each candidate. `point`, `topic`: unit vectors; `written`: [n, d] vectors
+        of the essay's sentences so far; `context`: the text the candidate follows; `extra`:
+        terms the writer adds to each score."""
+        vectors = self.encoder.embed(texts)
+        repeat = (vectors @ written.T).max(1).values if len(written) else torch.zeros(len(texts))
+        extra = extra or [0.0] * len(texts)
+        scored = [Scored(i, float(vectors[i] @ point), float(vectors[i] @ topic), float(repeat[i]),
+                         float(lstm_fluency[i]), "lstm", float(extra[i]), vector=vectors[i])
+                  for i in range(len(texts))]
+        # First pass: relevance with the LSTM's own fluency; the best go to SmolLM2.
+        for s in scored:
+            s.score = self.relevance(s) + FLUENCY_WEIGHT * s.fluency
+        shortlist = sorted(scored, key=lambda s: -s.score)[: self.shortlist]
+        if self.fluency is not None:
+            opinions = self.fluency.mean_log_likelihoods(context, [texts[s.index] for s in shortlist])
+            for s, value in zip(shortlist, opinions):
+                s.fluency, s.fluency_by = value, "smollm2"
+                s.score = self.relevance(s) + FLUENCY_WEIGHT * s.fluency
+        for s in shortlist:
+            s.shortlisted = True
+        return scored
+
+    @staticmethod
+    def best(scored: list[Scored]) -> Scored:
+        """The kept candidate: the best score among those read by the fluency judge."""
+        return max((s for s in scored if s.shortlisted), key=lambda s: s.score)
