@@ -1,5 +1,5 @@
-"""Essay writer benchmark -> JSON: generation speed (tokens/s) and time for a 500-word essay,
-with the plagiarism guard on, over several topics and seeds; peak RSS.
+"""Essay writer benchmark -> JSON: time for a 500-word essay with the planner and the judge,
+per stage (plan, propose, judge), over several topics and seeds; one LSTM step; peak RSS.
 
     python bench/essay.py        (needs an essay model in MLBOT_HOME: `mlbot train essay`)
 """
@@ -22,11 +22,11 @@ from ml.essay.store import load_published  # noqa: E402
 from ml.home import ModelHome  # noqa: E402
 from ml.runtime import cap_torch_threads  # noqa: E402
 
-TOPICS = ["the future of farming", "education and opportunity", "our national parks", "trade with other nations",
-          "the cost of health care"]
+TOPICS = ["the future of farming", "why public libraries still matter", "what friendship teaches us",
+          "the joy of cycling", "learning a musical instrument as an adult"]
 
 
-def step_milliseconds(model, candidates: int = 4, steps: int = 200) -> float:
+def step_milliseconds(model, candidates: int = 12, steps: int = 200) -> float:
     """One decoding step for `candidates` sentences side by side, as the writer runs it."""
     import torch
 
@@ -44,17 +44,20 @@ def step_milliseconds(model, candidates: int = 4, steps: int = 200) -> float:
 def main() -> None:
     threads = cap_torch_threads()
     started = time.perf_counter()
-    writer = EssayWriter(load_published(ModelHome()))
-    load_seconds = time.perf_counter() - started
+    home = ModelHome()
+    writer = EssayWriter(load_published(home), home)
     writer.write(EssayRequest("warm up", words=100))
+    load_seconds = time.perf_counter() - started
     runs = []
-    for words in (500, 1000):
+    for words in (500,):
         for seed, topic in enumerate(TOPICS):
             start = time.perf_counter()
             essay = writer.write(EssayRequest(topic, words=words, seed=seed))
             seconds = time.perf_counter() - start
             runs.append({"words_asked": words, "words": essay.words, "seconds": seconds, "tokens": essay.tokens,
+                         **{f"{k}_seconds": v for k, v in essay.stage_seconds.items()},
                          "paragraphs": len(essay.paragraphs), "longest_copied_run": essay.longest_copied_run,
+                         "on_topic": essay.on_topic, "fluency_judge": essay.fluency_judge,
                          "resampled_sentences": essay.resampled_sentences, "topic_mentions": essay.topic_mentions})
     five_hundred = [r for r in runs if r["words_asked"] == 500]
     result = {
@@ -62,11 +65,13 @@ def main() -> None:
         "machine": machine(),
         "torch_threads": threads,
         "model_version": writer.published.version,
-        "load_seconds": round(load_seconds, 2),
-        "step_ms_4_candidates": {"float32": round(step_milliseconds(writer.published.model), 2),
+        "load_and_warm_up_seconds": round(load_seconds, 2),
+        "step_ms_12_candidates": {"float32": round(step_milliseconds(writer.published.model), 2),
                                  "int8": round(step_milliseconds(writer.published.generation_model), 2)},
         "essay_500_words_seconds": {"p50": round(float(np.median([r["seconds"] for r in five_hundred])), 2),
                                     "max": round(max(r["seconds"] for r in five_hundred), 2)},
+        "stage_seconds_p50": {stage: round(float(np.median([r[f"{stage}_seconds"] for r in five_hundred])), 2)
+                              for stage in ("plan", "propose", "judge")},
         # kept tokens per second of writing; candidates and resampled sentences cost extra work
         "tokens_per_second": round(sum(r["tokens"] for r in runs) / sum(r["seconds"] for r in runs), 1),
         "length_error_max": round(max(abs(r["words"] - r["words_asked"]) / r["words_asked"] for r in runs), 3),

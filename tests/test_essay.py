@@ -175,7 +175,7 @@ def test_essay_has_structure_and_the_asked_length(writer, words):
     assert abs(essay.words - words) <= 0.1 * words, essay.words
     assert len(essay.paragraphs) >= 3
     assert all(p[-1] in ".!?\"')]" for p in essay.paragraphs)  # paragraphs end at a sentence end
-    assert essay.title == "The space program"  # no planner in this home: the topic stands in
+    assert essay.title == "The Space Program"  # no planner in this home: the topic stands in
     assert essay.longest_copied_run <= 12
     assert essay.longest_copied_run == writer.published.index.longest_copied_run(words_of(essay.text))
 

@@ -54,6 +54,14 @@ def points_for(words: int) -> int:
     return max(3, min(5, round((words - 120) / 110)))
 
 
+def title_case(topic: str) -> str:
+    """The topic as a title: the stand-in when there is no planner's title."""
+    small = {"a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "at", "by"}
+    words = topic.split()
+    return " ".join(w if w.isupper() and len(w) > 1 else (w.lower() if i and w.lower() in small else w[:1].upper() + w[1:])
+                    for i, w in enumerate(words))
+
+
 def _clean_line(text: str) -> str:
     line = text.split("\n", 1)[0]
     line = _MARKUP.sub("", line).strip(" -:\t")
@@ -95,7 +103,7 @@ class Planner:
         ids = prompt + chat.encode_text("Title:")
         title = self._line(ids, seed, 16, stop_at_sentence=False).rstrip(".")
         if not title or len(title.split()) > 14:
-            title = topic[:1].upper() + topic[1:]
+            title = title_case(topic)
             notes.append("the planner gave no usable title; the topic stands in")
         ids += chat.encode_text(" " + title + "\nThesis:")
         thesis = _sentence(self._line(ids, seed, 40, stop_at_sentence=True))
@@ -105,7 +113,7 @@ class Planner:
         ids += chat.encode_text(" " + thesis)
         topic_vector = self.encoder.embed([topic])[0]
         kept: list[str] = []
-        kept_vectors = []
+        kept_vectors = [self.encoder.embed([thesis])[0]]  # a point must not repeat the thesis either
         for number in range(1, points + 1):
             for attempt in range(POINT_TRIES):
                 line = _sentence(self._line(ids + chat.encode_text(f"\n{number}."), seed * 31 + number * 7 + attempt,
@@ -128,6 +136,6 @@ class Planner:
 
 def plan_without_planner(topic: str) -> EssayPlan:
     """No friend model yet: the paragraphs follow the topic alone."""
-    return EssayPlan(topic[:1].upper() + topic[1:], _sentence(topic), [], "none",
+    return EssayPlan(title_case(topic), _sentence(topic), [], "none",
                      ["no planner yet (the friend model is not built): the paragraphs follow the topic alone, "
                       "and the LSTM judges its own fluency"])
