@@ -195,3 +195,25 @@ def test_neural_cache_finds_a_token_seen_in_the_same_context():
     p = _cache_probabilities(features, targets, theta=20.0)
     assert p[0] == 0  # nothing in the cache yet
     assert p[4] > 0.9 and p[5] < 0.1
+
+
+def test_self_repetition_counts_content_words_used_again():
+    from ml.essay.generate import self_repetition
+
+    assert self_repetition("The city of city is the city where bees live.") == 2
+    assert self_repetition("Bees need flowers near the city.") == 0
+
+
+def test_a_focus_word_fades_within_one_candidate(judged_writer):
+    """Even a huge bonus cannot make a candidate repeat the topic word over and over."""
+    from ml.essay.propose import LstmProposer
+
+    published = judged_writer.published
+    request = EssayRequest("government", words=100, topic_strength=10.0, candidates=8).validate()
+    proposer = LstmProposer(published.generation_model, published.tokenizer, request,
+                            torch.Generator().manual_seed(0), judged_writer.pieces)
+    proposer.focus.focus("government", None)
+    context = proposer.feed(None, published.tokenizer.encode(" The"))
+    candidates = proposer.sentences(context, [], 8)
+    uses = [c["text"].lower().count("government") for c in candidates]
+    assert max(uses) >= 1 and max(uses) <= 3, uses

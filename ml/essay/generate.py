@@ -44,6 +44,7 @@ CLOSING_WORDS = 60
 CLOSING_LENGTH_WEIGHT = 0.02
 IDEAL_SENTENCE_WORDS = 22
 LENGTH_WEIGHT = 0.004
+SELF_REPEAT_WEIGHT = 0.05  # per content word used again within the candidate
 
 Progress = Callable[[str], None]
 
@@ -115,6 +116,12 @@ def acceptable(candidates: list[dict], previous_words: list[str], index: CorpusI
     return [c for c in candidates if c["finished"] and c["words"] >= MIN_SENTENCE_WORDS
             and (ceremony or not is_ceremony(c["text"]))
             and copied_run_with(index, previous_words, c["text"]) <= MAX_COPIED_RUN]
+
+
+def self_repetition(text: str) -> int:
+    """Uses of content words beyond their first within one sentence ("the city of city" -> 1)."""
+    words = [w for w in words_of(text) if len(w) > 3]
+    return len(words) - len(set(words))
 
 
 def length_term(words: int, remaining: int) -> float:
@@ -226,7 +233,8 @@ class EssayWriter:
                 clock = time.perf_counter()
                 scored = judge.judge([c["text"] for c in usable], [c["fluency"] for c in usable],
                                      target_vectors[number], topic_vector, written_vectors, previous,
-                                     extra=[length_term(c["words"], remaining) for c in usable])
+                                     extra=[length_term(c["words"], remaining)
+                                            - SELF_REPEAT_WEIGHT * self_repetition(c["text"]) for c in usable])
                 best = SentenceJudge.best(scored)
                 judge_seconds += time.perf_counter() - clock
                 judgements.append(_judgement(number, scored, best))

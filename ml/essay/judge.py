@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 # most, the topic keeps every paragraph tied to the whole, fluency breaks ties between
 # relevant candidates, and a sentence that says again what the essay said is pushed down.
 POINT_WEIGHT = 1.0
-TOPIC_WEIGHT = 0.6
+TOPIC_WEIGHT = 1.2
 FLUENCY_WEIGHT = 0.12   # per nat of mean log-likelihood per token
 REPEAT_WEIGHT = 1.0     # applied to how far the closest earlier sentence is above REPEAT_FREE
 REPEAT_FREE = 0.6

@@ -18,6 +18,7 @@ from ml.essay.request import EssayRequest, topic_words
 MAX_SENTENCE_TOKENS = 90
 NO_REPEAT_TOKENS = 6  # never repeat a run of this many tokens within an essay
 POINT_BONUS_SHARE = 0.6  # a point's own words get this share of the topic words' bonus
+WITHIN_SENTENCE_FADE = 0.2  # a focus word's bonus after a candidate used it once
 ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "jr", "sr", "gen", "gov", "sen", "rep", "hon", "no", "vs", "u.s",
                  "u.s.a", "i.e", "e.g", "etc", "co", "corp", "inc", "lt", "col", "capt", "messrs", "jan", "feb",
                  "aug", "sept", "oct", "nov", "dec"}
@@ -61,6 +62,7 @@ class FocusBonus:
         self.strength = strength
         self.bonus = torch.zeros(pieces.tokenizer.vocab_size)
         self.words: dict[str, list[int]] = {}
+        self.word_of_token: dict[int, str] = {}
 
     def focus(self, topic: str, point: str | None) -> None:
         """The topic's words at full strength and the point's other words at a share of it."""
@@ -73,6 +75,7 @@ class FocusBonus:
             if word not in self.words:
                 self.words[word] = ids = self.pieces.first_tokens(word)
                 self.bonus[ids] = torch.maximum(self.bonus[ids], torch.tensor(self.strength * POINT_BONUS_SHARE))
+        self.word_of_token = {token: word for word, ids in self.words.items() for token in ids}
 
     def used(self, text: str) -> None:
         used = set(words_of(text))
@@ -115,9 +118,12 @@ class LstmProposer:
         essay_index = repeat_index(history)
         own_index: list[dict] = [{} for _ in range(count)]  # each candidate's own runs
         tail = history[-(NO_REPEAT_TOKENS - 1):]
+        # Each candidate's own copy of the bonus: a focus word it has used fades for it at once,
+        # so a strong bonus cannot make one sentence say "city, city and city".
+        bonus = self.focus.bonus.repeat(count, 1)
         for _ in range(MAX_SENTENCE_TOKENS):
             raw = logits.float()
-            scores = raw / self.request.temperature + self.focus.bonus
+            scores = raw / self.request.temperature + bonus
             scores[:, self.pieces.role_ids] = float("-inf")
             for row in range(count):
                 context_run = tuple((tail + tokens[row])[-(NO_REPEAT_TOKENS - 1):])
@@ -128,6 +134,9 @@ class LstmProposer:
             # The model's own log-likelihood of what was sampled (before bonus and temperature):
             # the judge's fluency opinion when SmolLM2 is not there.
             step_log_prob = raw.log_softmax(-1).gather(1, choice.view(-1, 1)).view(-1)
+            for row, token in enumerate(choice.tolist()):
+                if token in self.focus.word_of_token:  # fade every form of that word for this row
+                    bonus[row, self.focus.words[self.focus.word_of_token[token]]] *= WITHIN_SENTENCE_FADE
             finished_before = list(done)
             for row in range(count):
                 if done[row]:

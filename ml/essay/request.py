@@ -21,8 +21,8 @@ class EssayRequest:
     seed: int = 0
     temperature: float = 0.8
     top_p: float = 0.92
-    candidates: int = 12          # sentences the LSTM proposes for each one kept
-    topic_strength: float = 2.5  # logit bonus for the topic's words (0: no bonus)
+    candidates: int = 16          # sentences the LSTM proposes for each one kept
+    topic_strength: float = 3.5  # logit bonus for the topic's and the point's words (0: none)
     shortlist: int = 3           # candidates SmolLM2 reads for fluency
     ceremony: bool = False       # allow the corpus's salutations ("Mr. Speaker...")
 
