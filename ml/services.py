@@ -128,7 +128,7 @@ SERVICES: dict[str, ServiceSpec] = {
     "essay": ServiceSpec(
         name="essay",
         title="essay writer",
-        expected_minutes=19,
+        expected_minutes=50,
         train=_train_essay,
         evaluate=_evaluate_essay,
         progress_weights=ESSAY_WEIGHTS,
