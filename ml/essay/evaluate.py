@@ -62,20 +62,23 @@ def _decode_bytes(tokenizer: EssayTokenizer, tokens: np.ndarray) -> np.ndarray:
     return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.int64)
 
 
-def _figures(log_probs: np.ndarray, characters: int) -> dict[str, float]:
+def bpc_and_perplexity(log_probs: np.ndarray, characters: int) -> dict[str, float]:
     """Bits per character and perplexity per token of natural-log token probabilities."""
     return {"bpc": round(bits_per_character(log_probs, characters), 4),
             "perplexity": round(float(math.exp(-log_probs.mean())), 2)}
 
 
-def evaluate_streams(model: EssayLSTM, tokenizer: EssayTokenizer, streams, config) -> dict[str, Any]:
+def evaluate_streams(model: EssayLSTM, tokenizer: EssayTokenizer, streams, config,
+                     kneser_ney_log_probs: dict[int, np.ndarray] | None = None) -> dict[str, Any]:
+    """Held-out figures of the LSTM and the baselines. `kneser_ney_log_probs`, when given, is
+    filled with each token order's held-out log-probabilities (the neural cache compares with them)."""
     started = time.time()
     keep = _first_tokens_mask(streams.held_out_lengths)
     chars = streams.held_out_characters
     lstm = lstm_log_probabilities(model, streams.held_out, streams.held_out_lengths, bf16=config.bf16)
     tokens = len(lstm)
     metrics: dict[str, Any] = {
-        **_figures(lstm, chars),
+        **bpc_and_perplexity(lstm, chars),
         "tokens": tokens,
         "characters": chars,
     }
@@ -83,7 +86,9 @@ def evaluate_streams(model: EssayLSTM, tokenizer: EssayTokenizer, streams, confi
     for order in config.kn_orders:
         kn = KneserNey(tokenizer.vocab_size, order).fit(streams.train)
         lp = kn.log_probabilities(streams.held_out)[keep]
-        baselines[f"kneser_ney_tokens_{order}"] = _figures(lp, chars)
+        if kneser_ney_log_probs is not None:
+            kneser_ney_log_probs[order] = lp
+        baselines[f"kneser_ney_tokens_{order}"] = bpc_and_perplexity(lp, chars)
     best = min(baselines, key=lambda name: baselines[name]["bpc"])
     # Characters: the same documents as bytes; each document's text decoded from its tokens.
     train_bytes = _decode_bytes(tokenizer, streams.train)
@@ -111,13 +116,16 @@ def evaluate_essay(home, style: str | None = None) -> dict[str, Any]:
                                  if k in EssayTrainConfig.__dataclass_fields__})
     config.kn_orders = tuple(config.kn_orders)
     streams = published.streams()
-    metrics = evaluate_streams(published.model, published.tokenizer, streams, config)
+    kneser_ney: dict[int, np.ndarray] = {}
+    metrics = evaluate_streams(published.model, published.tokenizer, streams, config, kneser_ney)
     # Essays are written by the int8 copy (store.generation_model): measure that one too.
-    int8 = _figures(lstm_log_probabilities(published.generation_model, streams.held_out, streams.held_out_lengths,
-                                           bf16=False), streams.held_out_characters)
-    keep = _first_tokens_mask(streams.held_out_lengths)
-    kn5 = KneserNey(published.tokenizer.vocab_size, 5).fit(streams.train).log_probabilities(streams.held_out)[keep]
-    cache = neural_cache_figures(published.model, streams, kn5)
+    int8 = bpc_and_perplexity(lstm_log_probabilities(published.generation_model, streams.held_out,
+                                                     streams.held_out_lengths, bf16=False),
+                              streams.held_out_characters)
+    if 5 not in kneser_ney:  # quick models are measured against orders 2-3 only
+        kneser_ney[5] = KneserNey(published.tokenizer.vocab_size, 5).fit(streams.train).log_probabilities(
+            streams.held_out)[_first_tokens_mask(streams.held_out_lengths)]
+    cache = neural_cache_figures(published.model, streams, kneser_ney[5])
     return {"perplexity": metrics["perplexity"], "bpc": metrics["bpc"], "baseline_bpc": metrics["baseline_bpc"],
             "neural_cache": cache, "curve": published.ref.card.get("metrics", {}).get("curve"),
             "tokens": metrics["tokens"], "model_version": published.ref.version, "style": style,
@@ -179,7 +187,6 @@ def neural_cache_figures(model: EssayLSTM, streams, kn_log_probs: np.ndarray) ->
         caches = {theta: _cache_probabilities(features, targets, theta) for theta in CACHE_THETAS}
         per_doc.append((log_probs.exp(), caches, len(tokens)))
     kn_docs = np.split(kn_log_probs, np.cumsum(streams.held_out_lengths - 1)[:-1])
-    # characters per document, from the same decode the bpc figures use
     halves = {"tune": range(0, len(documents), 2), "report": range(1, len(documents), 2)}
 
     def bits(doc_ids, theta=None, lam=0.0) -> float:

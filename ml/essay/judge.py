@@ -39,8 +39,9 @@ class SentenceEncoder:
     """MiniLM sentence embeddings (mean pooling, unit length), batched."""
 
     def __init__(self, path: Path | None = None):
-        from ml.tone.model import load_encoder, load_tokenizer
+        from ml.tone.model import load_encoder, load_tokenizer, mean_pool
 
+        self._mean_pool = mean_pool
         self.tokenizer = load_tokenizer(path)
         self.model = load_encoder(path).eval()
         self._lock = threading.Lock()  # one forward at a time: essays run on worker threads
@@ -53,9 +54,7 @@ class SentenceEncoder:
                                return_tensors="pt")
         with self._lock:
             states = self.model(**batch).last_hidden_state
-        mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
-        pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-6)
-        return torch.nn.functional.normalize(pooled, dim=-1)
+        return torch.nn.functional.normalize(self._mean_pool(states, batch["attention_mask"]), dim=-1)
 
     def similarity(self, texts: Sequence[str], to: str) -> list[float]:
         vectors = self.embed([to, *texts])

@@ -52,7 +52,7 @@ class EssayTrainConfig:
     weight_drop: float = 0.1   # DropConnect on the recurrent weights (AWD-LSTM)
     streams: int = 32          # parallel streams of text in a batch
     bptt: int = 64             # tokens per truncated back-propagation window
-    steps: int = 4400          # ~9M tokens, 3.9 passes over the addresses: about 55 min on 2 cores
+    steps: int = 4400          # ~9M tokens, 3.9 passes over the addresses: ~45 min of steps on 2 cores
     curve_every: int = 550     # held-out bpc measured this often (steps), for the card's curve
     lr: float = 3e-3
     warmup: int = 100
@@ -149,12 +149,11 @@ class _StreamState(torch.nn.Module):
 
 def _curve_point(model: EssayLSTM, streams: Streams, config: EssayTrainConfig, step: int, seconds: float) -> dict:
     """Held-out bpc of the model as it is now (the whole held-out split, as the final figure)."""
-    from ml.essay.evaluate import lstm_log_probabilities
-    from ml.essay.ngram import bits_per_character
+    from ml.essay.evaluate import bpc_and_perplexity, lstm_log_probabilities
 
     model.eval()
     log_probs = lstm_log_probabilities(model, streams.held_out, streams.held_out_lengths, bf16=config.bf16)
-    bpc = round(bits_per_character(log_probs, streams.held_out_characters), 4)
+    bpc = bpc_and_perplexity(log_probs, streams.held_out_characters)["bpc"]
     log.info("essay: step %d, %.1f min, held-out bpc %.4f", step, seconds / 60, bpc)
     return {"step": step, "minutes": round(seconds / 60, 1), "bpc": bpc}
 
@@ -197,16 +196,13 @@ def train_essay(home: ModelHome, config: EssayTrainConfig | None = None, progres
     checkpoint = Checkpoint(home, service, {**asdict(config), "kn_orders": list(config.kn_orders), "data": data_hash})
     curve = _Curve()
     first = checkpoint.resume(model=model, optimizer=optimizer, schedule=schedule, carried=carried, curve=curve)
-    run_started = time.time()
-
-    def training_seconds() -> float:
-        return curve.seconds + time.time() - run_started
 
     progress.stage("training", config.steps, done=first)
     model.train()
     state = (carried.h, carried.c)
     for step in range(first, config.steps):
         progress.raise_if_cancelled()
+        step_started = time.perf_counter()
         window = step % windows
         if window == 0:
             state = model.initial_state(config.streams)  # a new pass over the text
@@ -222,23 +218,20 @@ def train_essay(home: ModelHome, config: EssayTrainConfig | None = None, progres
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
         optimizer.step()
         schedule.step()
+        curve.seconds += time.perf_counter() - step_started  # training time only: no measuring, no saving
         state = detach(state)
         state = (state[0].float(), state[1].float())
         progress.advance(epoch=f"{step // windows + 1}", loss=f"{loss.item():.3f}")
         if (step + 1) % config.curve_every == 0 and step + 1 < config.steps:
-            measuring = time.time()
-            curve.points.append(_curve_point(model, streams, config, step + 1, training_seconds()))
-            run_started += time.time() - measuring  # the curve's minutes are training minutes
+            curve.points.append(_curve_point(model, streams, config, step + 1, curve.seconds))
             model.train()
         if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
             carried.h.copy_(state[0])
             carried.c.copy_(state[1])
-            seconds_now = training_seconds()
-            curve.seconds, run_started = seconds_now, time.time()
             checkpoint.save(step + 1, model=model, optimizer=optimizer, schedule=schedule, carried=carried,
                             curve=curve)
     model.eval()
-    train_seconds = training_seconds()
+    train_seconds = curve.seconds
 
     progress.stage("evaluating", 1)
     metrics = evaluate_streams(model, tokenizer, streams, config)
@@ -257,7 +250,8 @@ def train_essay(home: ModelHome, config: EssayTrainConfig | None = None, progres
                  "train_tokens": int(len(streams.train)), "held_out_tokens": int(len(streams.held_out))},
         "shape": model.shape.as_dict(),
         "metrics": metrics,
-        "training": {"seconds": round(time.time() - started, 1), "training_seconds": round(train_seconds, 1), "config": asdict(config), "seed": config.seed,
+        "training": {"seconds": round(time.time() - started, 1), "training_seconds": round(train_seconds, 1),
+                     "config": asdict(config), "seed": config.seed,
                      "epochs": round(config.steps / windows, 2), "torch_threads": torch.get_num_threads()},
         "libraries": library_versions("torch", "tokenizers", "numpy"),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

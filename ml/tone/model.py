@@ -42,6 +42,12 @@ def load_encoder(path: Path | None = None):
     return AutoModel.from_pretrained(str(path or encoder_dir()))
 
 
+def mean_pool(states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """A sentence's vector: the mean of its token states, padding left out (how MiniLM is used)."""
+    mask = attention_mask.unsqueeze(-1).to(states.dtype)
+    return (states * mask).sum(1) / mask.sum(1).clamp(min=1e-6)
+
+
 class ToneModel(nn.Module):
     def __init__(self, encoder, dropout: float = 0.1):
         super().__init__()
@@ -53,8 +59,7 @@ class ToneModel(nn.Module):
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(states.dtype)
-        return (states * mask).sum(1) / mask.sum(1).clamp(min=1e-6)
+        return mean_pool(states, attention_mask)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pooled = self.dropout(self.embed(input_ids, attention_mask))
