@@ -181,9 +181,10 @@ def test_the_kneser_ney_writer_runs_through_the_same_sampler(judged_writer):
     kn = KneserNeyAsModel(KneserNey(published.tokenizer.vocab_size, 5).fit(published.streams().train))
     request = EssayRequest("the space program", words=120, seed=2, candidates=4).validate()
     plan = judged_writer.make_plan(request)
-    proposer = LstmProposer(kn, published.tokenizer, request, torch.Generator().manual_seed(2), judged_writer.pieces)
+    proposer = LstmProposer(kn, published.tokenizer, request, torch.Generator().manual_seed(2), judged_writer.pieces,
+                            name="kneser-ney-5")
     essay = judged_writer.write(request, plan=plan, proposer=proposer)
-    assert essay.plan == plan.as_json() and abs(essay.words - 120) <= 15 and essay.longest_copied_run <= 12
+    assert essay.plan == plan.as_json() and essay.proposer == "kneser-ney-5" and abs(essay.words - 120) <= 15 and essay.longest_copied_run <= 12
 
 
 def test_neural_cache_finds_a_token_seen_in_the_same_context():
@@ -217,3 +218,43 @@ def test_a_focus_word_fades_within_one_candidate(judged_writer):
     candidates = proposer.sentences(context, [], 8)
     uses = [c["text"].lower().count("government") for c in candidates]
     assert max(uses) >= 1 and max(uses) <= 3, uses
+
+
+# --- the evaluations --------------------------------------------------------------------------
+
+def test_eval_essay_reports_the_curve_and_skips_the_cache_with_one_held_out_document(judged_home):
+    from ml.essay.evaluate import evaluate_essay
+
+    figures = evaluate_essay(judged_home, "small")  # a user's small folder: one essay held out
+    assert "one" in figures["neural_cache"]["skipped"]
+    assert figures["curve"][-1]["bpc"] == figures["bpc"] and figures["int8_bpc"] > 0
+
+
+def test_neural_cache_is_tuned_on_one_half_and_reported_on_the_other(judged_home):
+    from ml.essay.evaluate import _first_tokens_mask, neural_cache_figures
+    from ml.essay.ngram import KneserNey
+    from ml.essay.train import Streams
+
+    published = load_published(judged_home, "small")
+    streams = published.streams()
+    quarter = len(streams.held_out) // 4  # the one held-out essay read as four documents
+    lengths = np.array([quarter] * 3 + [len(streams.held_out) - 3 * quarter])
+    split = Streams(streams.train, streams.held_out, lengths, streams.held_out_characters)
+    kn = KneserNey(published.tokenizer.vocab_size, 3).fit(streams.train).log_probabilities(streams.held_out)
+    cache = neural_cache_figures(published.model, split, kn[_first_tokens_mask(lengths)])
+    assert cache["reported_on"] == "the other 2 held-out documents" and cache["theta"] > 0
+    assert cache["bpc_reduction"] == pytest.approx(1 - cache["bpc"] / cache["kneser_ney_bpc"], abs=2e-4)
+    assert cache["bpc"] <= cache["plain_bpc"] + 0.01  # lambda was chosen to help, on the other half
+
+
+def test_eval_writers_puts_three_writers_side_by_side(judged_home):
+    from ml.essay.evaluate_writers import evaluate_writers
+
+    figures = evaluate_writers(judged_home, "small", topics=("the price of bread",), words=100)
+    writers = figures["writers"]
+    assert set(writers) == {"lstm", "kneser_ney_5", "human"}
+    for name in ("lstm", "kneser_ney_5"):
+        assert writers[name]["longest_copied_run_max"] <= 12 and writers[name]["length_error_max"] <= 0.2
+        assert writers[name]["judge_perplexity"] > 1 and 0 < writers[name]["distinct_2"] <= 1
+    assert writers["human"]["on_topic"] > 0 and set(figures["goals"]) >= {"copied_run_at_most_12"}
+    assert figures["per_topic"]["lstm"][0]["topic"] == "the price of bread"

@@ -15,17 +15,16 @@ def essay_reply(result: dict, cached: bool = False) -> Reply:
     paragraphs = result["essay"].split("\n\n")
     fits = len(result["essay"]) <= INLINE_LIMIT
     text = result["essay"] if fits else paragraphs[0] + "\n\n*(the whole essay is in the attached file)*"
-    plan = result.get("plan") or {}
-    outline = "\n".join([f"**Thesis**: {plan.get('thesis', '')}"] + [f"{i}. {p}" for i, p in
-                                                                      enumerate(plan.get("points", []), 1)])
+    plan = result["plan"]
+    outline = "\n".join([f"**Thesis**: {plan['thesis']}"] + [f"{i}. {p}" for i, p in enumerate(plan["points"], 1)])
     fields = [
         ("plan", outline[:1000]),
         ("words", f"{result['words']} (asked {result['asked_words']})"),
-        ("on topic", f"{result.get('on_topic', 0):.2f} (MiniLM similarity of the paragraphs to the topic)"),
+        ("on topic", f"{result['on_topic']:.2f} (MiniLM similarity of the paragraphs to the topic)"),
         ("longest run copied from the corpus", f"{result['longest_copied_run']} words (the guard allows {MAX_COPIED_RUN})"),
         ("style / seed", f"{result['style']} / {result['seed']}"),
         ("model", result["model_version"] + (" (cached)" if cached else "")),
-    ] + [("note", note) for note in result.get("notes", [])[:3]]
+    ] + [("note", note) for note in result["notes"][:3]]
     files = [] if fits else [ReplyFile(_filename(result["title"]), result["markdown"].encode(), "the whole essay")]
     return Reply(title=result["title"], text=text, fields=fields, files=files, data={**result, "cached": cached})
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,8 +45,8 @@ def _mean(rows: list[dict], key: str) -> float | None:
     return round(float(np.mean(values)), 4) if values else None
 
 
-def evaluate_writers(home, style: str | None = None, topics: tuple[str, ...] = TOPICS, words: int = EVAL_WORDS,
-                     on_topic_done: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def evaluate_writers(home, style: str | None = None, topics: tuple[str, ...] = TOPICS,
+                     words: int = EVAL_WORDS) -> dict[str, Any]:
     from ml.essay import DEFAULT_STYLE
     from ml.essay.corpus import load_corpus
     from ml.essay.generate import EssayWriter
@@ -73,12 +73,11 @@ def evaluate_writers(home, style: str | None = None, topics: tuple[str, ...] = T
     rows = {"lstm": [], "kneser_ney_5": [], "human": []}
     started = time.time()
     for number, topic in enumerate(topics):
-        request = EssayRequest(topic, words=words, seed=number)
-        lstm = writer.write(request)
-        plan = writer.make_plan(request.validate())  # the same plan the LSTM writer had (same seed)
-        generator = torch.Generator().manual_seed(request.seed)
-        proposer = LstmProposer(kn, published.tokenizer, request.validate(), generator, writer.pieces)
-        proposer.name = "kneser-ney-5"
+        request = EssayRequest(topic, words=words, seed=number).validate()
+        plan = writer.make_plan(request)  # one plan for both writers: only the proposer differs
+        lstm = writer.write(request, plan=plan)
+        proposer = LstmProposer(kn, published.tokenizer, request, torch.Generator().manual_seed(request.seed),
+                                writer.pieces, name="kneser-ney-5")
         baseline = writer.write(request, plan=plan, proposer=proposer)
         for name, essay in (("lstm", lstm), ("kneser_ney_5", baseline)):
             rows[name].append({"topic": topic, "on_topic": essay.on_topic,
@@ -90,8 +89,6 @@ def evaluate_writers(home, style: str | None = None, topics: tuple[str, ...] = T
         text = "\n\n".join(human[i] for i in nearest.indices.tolist())
         rows["human"].append({"topic": topic, "on_topic": float(nearest.values.mean()),
                               "judge_perplexity": fluency.perplexity(text), "distinct_2": distinct_2(text)})
-        if on_topic_done is not None:
-            on_topic_done(number + 1, len(topics))
     summary = {name: {key: _mean(r, key) for key in ("on_topic", "judge_perplexity", "distinct_2",
                                                      "longest_copied_run", "length_error", "seconds")}
                for name, r in rows.items()}

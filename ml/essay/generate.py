@@ -134,7 +134,7 @@ class EssayJudges:
     """The readers the writer borrows: MiniLM (always there, it ships in a package) and
     SmolLM2 (once the friend model is built), loaded on first use."""
 
-    def __init__(self, home: ModelHome | None):
+    def __init__(self, home: ModelHome):
         self.home = home
         self._fluency: FluencyJudge | None = None
 
@@ -143,7 +143,7 @@ class EssayJudges:
         return SentenceEncoder()
 
     def fluency(self) -> FluencyJudge | None:
-        if self._fluency is None and self.home is not None:
+        if self._fluency is None:
             ref = self.home.current(FRIEND_SERVICE)
             if ref is not None:
                 self._fluency = FluencyJudge(ref.path)
@@ -151,12 +151,11 @@ class EssayJudges:
 
 
 class EssayWriter:
-    def __init__(self, published: PublishedEssayModel, home: ModelHome | None = None,
-                 judges: EssayJudges | None = None, use_smollm2: bool = True):
+    def __init__(self, published: PublishedEssayModel, home: ModelHome | None = None):
         self.published = published.load_all()
         if home is None:
             home = ModelHome(published.ref.path.parents[2])  # <home>/models/<service>/<version>
-        self.judges = judges or EssayJudges(home if use_smollm2 else None)
+        self.judges = EssayJudges(home)
         self.pieces = TokenPieces(self.published.tokenizer)
 
     def make_plan(self, request: EssayRequest) -> EssayPlan:
@@ -267,7 +266,7 @@ class EssayWriter:
             stage_seconds={"plan": round(plan_seconds, 3), "propose": round(propose_seconds, 3),
                            "judge": round(judge_seconds, 3)},
             resampled_sentences=resampled, topic_mentions=count_mentions(request.topic, text),
-            on_topic=round(sum(on_topic) / len(on_topic), 4), proposer=getattr(proposer, "name", "lstm"),
+            on_topic=round(sum(on_topic) / len(on_topic), 4), proposer=proposer.name,
             fluency_judge="smollm2" if fluency is not None else "lstm", judgements=judgements, notes=notes,
         )
 

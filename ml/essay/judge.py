@@ -22,6 +22,8 @@ from typing import Sequence
 
 import torch
 
+from ml.tone.model import load_encoder, load_tokenizer, mean_pool
+
 log = logging.getLogger(__name__)
 
 # How the scores combine (set by reading essays, not fitted): being on the point matters
@@ -39,9 +41,7 @@ class SentenceEncoder:
     """MiniLM sentence embeddings (mean pooling, unit length), batched."""
 
     def __init__(self, path: Path | None = None):
-        from ml.tone.model import load_encoder, load_tokenizer, mean_pool
 
-        self._mean_pool = mean_pool
         self.tokenizer = load_tokenizer(path)
         self.model = load_encoder(path).eval()
         self._lock = threading.Lock()  # one forward at a time: essays run on worker threads
@@ -54,7 +54,7 @@ class SentenceEncoder:
                                return_tensors="pt")
         with self._lock:
             states = self.model(**batch).last_hidden_state
-        return torch.nn.functional.normalize(self._mean_pool(states, batch["attention_mask"]), dim=-1)
+        return torch.nn.functional.normalize(mean_pool(states, batch["attention_mask"]), dim=-1)
 
     def similarity(self, texts: Sequence[str], to: str) -> list[float]:
         vectors = self.embed([to, *texts])

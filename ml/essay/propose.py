@@ -85,12 +85,12 @@ class FocusBonus:
 
 
 class LstmProposer:
-    """Candidate sentences from the essay LSTM. The context is (state, next-token logits)."""
-
-    name = "lstm"
+    """Candidate sentences from the essay LSTM (or a model that answers like it, such as
+    kn_propose.KneserNeyAsModel). The context is (state, next-token logits)."""
 
     def __init__(self, model, tokenizer, request: EssayRequest, generator: torch.Generator,
-                 pieces: TokenPieces | None = None):
+                 pieces: TokenPieces | None = None, name: str = "lstm"):
+        self.name = name
         self.model = model
         self.tokenizer = tokenizer
         self.request = request
