@@ -55,6 +55,7 @@ def main() -> None:
         seconds = time.perf_counter() - start
         runs.append({"words_asked": 500, "words": essay.words, "seconds": seconds, "tokens": essay.tokens,
                      **{f"{k}_seconds": v for k, v in essay.stage_seconds.items()},
+                     **{f"smollm2_{k}_tokens": v for k, v in essay.smollm2_tokens.items()},
                      "paragraphs": len(essay.paragraphs), "longest_copied_run": essay.longest_copied_run,
                      "on_topic": essay.on_topic, "fluency_judge": essay.fluency_judge,
                      "resampled_sentences": essay.resampled_sentences, "topic_mentions": essay.topic_mentions})
@@ -71,6 +72,8 @@ def main() -> None:
                                     "max": round(max(r["seconds"] for r in runs), 2)},
         "stage_seconds_p50": {stage: round(float(np.median([r[f"{stage}_seconds"] for r in runs])), 2)
                               for stage in ("plan", "propose", "judge")},
+        "smollm2_tokens_p50": {stage: int(np.median([r[f"smollm2_{stage}_tokens"] for r in runs]))
+                               for stage in ("plan", "judge")},
         # kept tokens per second of writing; candidates and resampled sentences cost extra work
         "tokens_per_second": round(sum(r["tokens"] for r in runs) / sum(r["seconds"] for r in runs), 1),
         "length_error_max": round(max(abs(r["words"] - r["words_asked"]) / r["words_asked"] for r in runs), 3),

@@ -71,6 +71,7 @@ class FluencyJudge:
         self.model = self.chat.model
         self.tokenizer = self.chat.tokenizer
         self._lock = threading.Lock()
+        self.tokens_read = 0  # all tokens this judge has run through SmolLM2 (bench/essay.py reports them)
 
     @torch.inference_mode()
     def mean_log_likelihoods(self, context: str, candidates: Sequence[str]) -> list[float]:
@@ -84,6 +85,7 @@ class FluencyJudge:
         width = max(len(r) for r in rows)
         pad = self.tokenizer.eos_token_id
         with self._lock:
+            self.tokens_read += len(context_ids) + len(rows) * width
             out = self.model(input_ids=torch.tensor([context_ids]), use_cache=True)
             cache = out.past_key_values
             first_logits = out.logits[0, -1].float().log_softmax(-1)

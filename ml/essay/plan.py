@@ -42,10 +42,11 @@ class EssayPlan:
     points: list[str]
     planner: str                    # "smollm2", or "none" when the friend model is not built
     notes: list[str] = field(default_factory=list)
+    tokens: int = 0                 # tokens the planner generated
 
     def as_json(self) -> dict:
         data = asdict(self)
-        del data["notes"]
+        del data["notes"], data["tokens"]
         return data
 
 
@@ -79,6 +80,7 @@ class Planner:
     def __init__(self, judge: FluencyJudge, encoder: SentenceEncoder):
         self.chat = judge.chat
         self.encoder = encoder
+        self.tokens = 0
 
     def _line(self, ids: list[int], seed: int, max_tokens: int, stop_at_sentence: bool) -> str:
         from ml.friend.model import Sampling
@@ -89,7 +91,9 @@ class Planner:
             return not (stop_at_sentence and re.search(r"[.!?]\s*$", text) and len(text.split()) >= 4)
 
         sampling = Sampling(temperature=0.6, top_p=0.9, repetition_penalty=1.1, max_new_tokens=max_tokens)
-        return _clean_line(self.chat.generate(ids, sampling, seed, on_text=keep_going, conversation="essay-plan").text)
+        generation = self.chat.generate(ids, sampling, seed, on_text=keep_going, conversation="essay-plan")
+        self.tokens += generation.tokens
+        return _clean_line(generation.text)
 
     def plan(self, topic: str, points: int, seed: int) -> EssayPlan:
         chat = self.chat
@@ -131,7 +135,7 @@ class Planner:
         if len(kept) < points:
             notes.append(f"the planner found {len(kept)} of {points} points on the topic")
         chat.forget_conversation("essay-plan")
-        return EssayPlan(title, thesis, kept, "smollm2", notes)
+        return EssayPlan(title, thesis, kept, "smollm2", notes, self.tokens)
 
 
 def plan_without_planner(topic: str) -> EssayPlan:
