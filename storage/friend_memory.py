@@ -23,10 +23,17 @@ class StoredTurn:
     content: str
 
 
+@dataclass(frozen=True)
+class StoredFact:
+    key: str
+    text: str
+    value: str | None  # None for facts kept before values were (migration 7)
+
+
 @dataclass
 class StoredMemory:
     summary: str
-    facts: list[str]
+    facts: list[StoredFact]
     turns: list[StoredTurn]
 
 
@@ -42,15 +49,24 @@ class FriendMemory:
     async def load(self, user_key: str, conversation: str, recent: int) -> StoredMemory:
         summary = await self.summary(user_key, conversation)
         facts = await self.db.fetchall(
-            "SELECT text FROM friend_facts WHERE user_key = ? AND conversation = ? ORDER BY at", (user_key, conversation))
+            "SELECT key, text, value FROM friend_facts WHERE user_key = ? AND conversation = ? ORDER BY at",
+            (user_key, conversation))
         turns = await self.db.fetchall(
             "SELECT id, role, speaker, content FROM friend_turns WHERE user_key = ? AND conversation = ? "
             "ORDER BY id DESC LIMIT ?", (user_key, conversation, recent))
-        return StoredMemory(summary, [f[0] for f in facts],
+        return StoredMemory(summary, [StoredFact(*f) for f in facts],
                             [StoredTurn(*t) for t in reversed(turns)])
 
+    async def user_messages(self, user_key: str, conversation: str, count: int) -> list[str]:
+        """The user's last `count` messages in a conversation, oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT content FROM friend_turns WHERE user_key = ? AND conversation = ? AND role = 'user' "
+            "ORDER BY id DESC LIMIT ?", (user_key, conversation, count))
+        return [r[0] for r in reversed(rows)]
+
     async def add_exchange(self, user_key: str, conversation: str, speaker: str, message: str, reply: str,
-                           facts: list[tuple[str, str]]) -> None:
+                           facts: list[tuple[str, str, str]]) -> None:
+        """`facts` are (key, text, value); a newer fact with the same key replaces the older."""
         now = time.time()
         async with self.db.transaction() as conn:
             await conn.executemany(
@@ -58,9 +74,10 @@ class FriendMemory:
                 [(user_key, conversation, "user", speaker, message, now),
                  (user_key, conversation, "assistant", "friend", reply, now)])
             await conn.executemany(
-                "INSERT INTO friend_facts (user_key, conversation, key, text, at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (user_key, conversation, key) DO UPDATE SET text = excluded.text, at = excluded.at",
-                [(user_key, conversation, key, text, now) for key, text in facts])
+                "INSERT INTO friend_facts (user_key, conversation, key, text, value, at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (user_key, conversation, key) DO UPDATE SET text = excluded.text, value = excluded.value, "
+                "at = excluded.at",
+                [(user_key, conversation, key, text, value, now) for key, text, value in facts])
             await conn.execute(
                 "DELETE FROM friend_facts WHERE user_key = ? AND conversation = ? AND key NOT IN "
                 "(SELECT key FROM friend_facts WHERE user_key = ? AND conversation = ? ORDER BY at DESC LIMIT ?)",

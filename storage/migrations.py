@@ -137,4 +137,19 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        7,
+        "friend: each fact's value (what answers a question about it), facts in the third person",
+        """
+        ALTER TABLE friend_facts ADD COLUMN value TEXT;
+        UPDATE friend_facts SET text = 'The user''s ' || substr(text, 7) WHERE text LIKE 'their %';
+        UPDATE friend_facts SET text = 'The user''s name is ' || substr(text, 24) WHERE text LIKE 'they like to be called %';
+        UPDATE friend_facts SET text = 'The user lives ' || substr(text, 11) WHERE text LIKE 'they live %';
+        UPDATE friend_facts SET text = 'The user works ' || substr(text, 11) WHERE text LIKE 'they work %';
+        UPDATE friend_facts SET text = 'The user likes ' || substr(text, 11) WHERE text LIKE 'they like %';
+        UPDATE friend_facts SET text = 'The user dislikes ' || substr(text, 14) WHERE text LIKE 'they dislike %';
+        UPDATE friend_facts SET text = 'The user has ' || substr(text, 11) WHERE text LIKE 'they have %';
+        UPDATE friend_facts SET text = 'The user is ' || substr(text, 10) WHERE text LIKE 'they are %';
+        """,
+    ),
 ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ml.friend.conversation import DEFAULT_PERSONA, ATTEMPTS, Friend, Memory, Turn
-from ml.friend.facts import extract_facts
-from ml.friend.model import ChatModel, Sampling
+from ml.friend.engine import Sampling
+from ml.friend.facts import Fact, extract_facts
+from ml.friend.torch_engine import TorchChatModel as ChatModel
 from ml.friend.text import complete_sentences, end_cleanly, neutralise_role_claims
 from ml.home import ModelHome
 
@@ -17,17 +18,29 @@ def chat_model(tiny_friend_root):
 
 
 @pytest.mark.parametrize("message, expected", [
-    ("Hi! My dog is called Rex and he is old.", {"dog's name": "their dog is called Rex"}),
-    ("my sister's name is Ana", {"sister's name": "their sister is called Ana"}),
-    ("I live in Bergen, near the sea.", {"home": "they live in Bergen"}),
-    ("I'm 34 years old", {"age": "they are 34 years old"}),
-    ("My favourite food is ramen.", {"favourite food": "their favourite food is ramen"}),
-    ("I really love chess", {"likes: chess": "they like chess"}),
+    ("Hi! My dog is called Rex and he is old.", {"dog's name": ("The user's dog is called Rex", "Rex")}),
+    ("my sister's name is Ana", {"sister's name": ("The user's sister is called Ana", "Ana")}),
+    ("I live in Bergen, near the sea.", {"home": ("The user lives in Bergen", "Bergen")}),
+    ("I'm 34 years old", {"age": ("The user is 34 years old", "34")}),
+    ("My favourite food is ramen.", {"favourite food": ("The user's favourite food is ramen", "ramen")}),
+    ("I really love chess", {"likes: chess": ("The user likes chess", "chess")}),
+    ("I'm Sam. I just moved to Lisbon and I play the cello.",
+     {"name": ("The user's name is Sam", "Sam"), "home": ("The user lives in Lisbon", "Lisbon"),
+      "plays": ("The user plays the cello", "cello")}),
+    ("we adopted a beagle last spring, his name's Waffles", {"beagle's name": ("The user's beagle is called Waffles", "Waffles")}),
+    ("ugh my sister Priya borrowed my car again", {"sister's name": ("The user's sister is called Priya", "Priya")}),
+    ("I'm tired", {}),
+    ("I'm Italian", {}),
     ("I like you", {}),
     ("Do you like it?", {}),
 ])
-def test_facts_are_pulled_from_what_users_say(message, expected):
-    assert {f.key: f.text for f in extract_facts(message)} == expected
+def test_facts_are_pulled_from_what_users_say_in_the_third_person(message, expected):
+    assert {f.key: (f.text, f.value) for f in extract_facts(message)} == expected
+
+
+def test_facts_are_told_back_in_the_second_person():
+    told = {f.key: f.for_you for f in extract_facts("My dog is called Biscuit. I live in Lisbon. I'm 34 years old.")}
+    assert told == {"dog's name": "Your dog is called Biscuit", "home": "You live in Lisbon", "age": "You are 34 years old"}
 
 
 def test_sentences_end_cleanly():
@@ -59,14 +72,14 @@ def test_a_user_message_cannot_open_a_system_turn(chat_model):
 
 def test_the_prompt_carries_persona_speaker_facts_summary_and_recent_turns(chat_model):
     friend = Friend(chat_model)
-    memory = Memory(summary="They planned a picnic.", facts=["their dog is called Rex"],
+    memory = Memory(summary="They planned a picnic.", facts=[Fact("dog's name", "The user's dog is called Rex", "Rex")],
                     turns=[Turn("user", "Bo", "hello"), Turn("assistant", "friend", "Hi Bo!")])
-    prompt, note = friend.build_prompt(DEFAULT_PERSONA, "Bo", memory, "what's my dog called?")
+    prompt, note = friend.build_prompt(DEFAULT_PERSONA, "Bo", memory, "how are you?")
     text = chat_model.tokenizer.decode(prompt)
-    for part in ("You are talking with Bo.", "their dog is called Rex", "They planned a picnic.",
+    for part in ("You are talking with Bo, the user", "- The user's dog is called Rex.", "They planned a picnic.",
                  "<|im_start|>user\nhello<|im_end|>", "<|im_start|>assistant\nHi Bo!<|im_end|>"):
         assert part in text
-    assert text.endswith("<|im_start|>user\nwhat's my dog called?<|im_end|>\n<|im_start|>assistant\n")
+    assert text.endswith("<|im_start|>user\nhow are you?<|im_end|>\n<|im_start|>assistant\n")
     assert note is None
 
 
@@ -92,7 +105,7 @@ def test_generation_is_seeded_and_the_reused_cache_changes_nothing(tiny_friend_r
     # Next turn: the old prompt and reply are its prefix, so their key/values are reused...
     follow = prompt + model.encode_text(first.text) + [model.im_end] + model.newline + \
         model.encode_turn("user", "and then?") + model.assistant_prefix()
-    cache, reused = model._cached_prefix("c1", follow)
+    cache, reused = model._cached_prefix("c1", follow)  # the torch engine's own per-conversation caches
     assert reused >= len(prompt)
     with torch.inference_mode():
         resumed = model.model(input_ids=torch.tensor([follow[reused:]]), past_key_values=cache).logits[0, -1]
@@ -112,9 +125,10 @@ def test_an_unkind_attempt_is_sampled_again(chat_model):
 def test_when_every_attempt_is_unkind_nothing_unkind_is_said(chat_model):
     said = []
     friend = Friend(chat_model, judge=lambda text: "hostile 0.9", sampling=Sampling(max_new_tokens=12))
-    reply = friend.reply(DEFAULT_PERSONA, "Bo", Memory(), "hello", seed=1, on_text=said.append)
-    assert reply.attempts == ATTEMPTS and len(reply.rejected) == ATTEMPTS
-    assert said == [] and "rather not" in reply.text
+    reply = friend.reply(DEFAULT_PERSONA, "Bo", Memory(), "hello there", seed=1, on_text=said.append)
+    assert reply.attempts == ATTEMPTS and len(reply.rejected) == ATTEMPTS and reply.fallback
+    # Nothing the judge dropped was shown; the reply is the fallback written for a greeting.
+    assert said == [reply.text] and reply.kind == "greeting" and "rather not" not in reply.text
 
 
 def test_forgetting_during_a_reply_keeps_none_of_its_key_values(tiny_friend_root):

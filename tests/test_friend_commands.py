@@ -54,7 +54,7 @@ async def test_a_reply_is_stored_with_the_facts_the_user_shared(app):
     assert not reply.is_error and reply.text and reply.data["tokens"] > 0
     user_key = app.user_key("discord", "id-ana")
     memory = await app.friend.memory.load(user_key, app.friend.conversation_id("discord", "dm-ana"), 8)
-    assert memory.facts == ["their dog is called Rex"]
+    assert [f.text for f in memory.facts] == ["The user's dog is called Rex"]
     assert [(t.role, t.content) for t in memory.turns] == [("user", "Hi! My dog is called Rex."),
                                                            ("assistant", reply.data["reply"])]
 
@@ -72,12 +72,12 @@ async def test_memory_and_summary_survive_a_restart(home_with_friend, monkeypatc
     try:
         conversation = app.friend.conversation_id("discord", "dm-ana")
         memory = await app.friend.memory.load(app.user_key("discord", "id-ana"), conversation, 2)
-        assert set(memory.facts) == {"their cat is called Mochi", "they live in Lisbon"}
+        assert {f.text for f in memory.facts} == {"The user's cat is called Mochi", "The user lives in Lisbon"}
         assert memory.summary  # the two oldest turns were folded into it before the restart
         assert [t.content for t in memory.turns][0] == "What should I cook tonight?"
         await run_command("friend", as_user(app, "ana"), message="Do you remember my cat?")
         used = replies_asked[-1]["memory"]
-        assert "their cat is called Mochi" in used.facts and used.summary == memory.summary
+        assert "The user's cat is called Mochi" in [f.text for f in used.facts] and used.summary == memory.summary
     finally:
         await app.close()
 
@@ -161,7 +161,7 @@ def test_cli_friend_keeps_memory_per_user(home_with_friend, capsys):
         app = await App(home_with_friend).start()
         try:
             key = app.user_key("cli", "ana")
-            return (await app.friend.memory.load(key, app.friend.conversation_id("cli", "ana"), 8)).facts
+            return [f.text for f in (await app.friend.memory.load(key, app.friend.conversation_id("cli", "ana"), 8)).facts]
         finally:
             await app.close()
-    assert asyncio.run(facts()) == ["their dog is called Rex"]
+    assert asyncio.run(facts()) == ["The user's dog is called Rex"]

@@ -41,7 +41,7 @@ async def test_a_dm_is_answered_with_typing_first(home_with_friend, point_discor
         app = running.app
         memory = await app.friend.memory.load(app.user_key("discord", fake.users["bob"]["id"]),
                                               app.friend.conversation_id("discord", dm), 8)
-        assert memory.facts == ["their dog is called Rex"]
+        assert [f.text for f in memory.facts] == ["The user's dog is called Rex"]
         assert fake.errors == []
     finally:
         await shut(fake, running)

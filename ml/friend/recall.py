@@ -1,0 +1,217 @@
+"""Questions about what the user told ("what's my dog called?", "where did I say I moved?"),
+matched to the facts the friend keeps.
+
+A message is a memory question when it asks and points at the user's own things (a cue like
+"what's my", "where do I", "do you remember"). Each fact is then scored by MiniLM similarity
+between the question and the fact's text, plus a bonus when the question names what the fact
+is about (its key's words: "dog", "live", "instrument"). The best facts over the bar are the
+answer; a memory question with none is one the friend cannot answer, and says so.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from ml.friend.facts import Fact
+
+_ASKS_ABOUT_SELF = re.compile(
+    r"\b(?:what(?:'s|’s| is| was| were| are)? (?:my|the name of my)|who(?:'s|’s| is| was)? my|where (?:do|did|am|was) i|"
+    r"how old am i|what (?:do|did|am) i|which \w+(?: \w+)? (?:do|did|am) i|who am i|"
+    r"(?:do|did) you (?:remember|recall|know)|remember (?:my|what|where|who|how)|remind me|"
+    r"did i (?:tell|mention|say)|what did i (?:say|tell|mention)|(?:have|did) i (?:ever )?(?:told|mentioned)|"
+    r"what(?:'s| is) my name|you know my|guess my|what was (?:it|that) (?:called|again)|"
+    r"(?:can|could) you (?:name|tell me|list|say|remember)\b[^?]*\b(?:my|i|me)\b|say my name|"
+    r"what (?:do|did) i (?:say|tell you)|(?:who|what)(?:'s| is| was) (?:the|that) \w+(?: \w+)? (?:i|that i) )", re.I)
+
+# Words that say what a question is about, per kind of fact.
+_CUES: dict[str, tuple[str, ...]] = {
+    "name": ("my name", "who am i", "call me", "am i called", "name again"),
+    "home": ("live", "living", "moved", "move", "city", "based", "home", "town", "where do i", "where did i"),
+    "from": ("from", "grew up", "country", "originally", "born"),
+    "job": ("work", "job", "living", "profession", "career", "do i do"),
+    "plays": ("instrument", "play"),
+    "age": ("old", "age", "birthday"),
+    "studies": ("study", "studying", "major", "degree", "course", "uni", "university", "college"),
+}
+_PETS = {"dog", "puppy", "cat", "kitten", "rabbit", "bunny", "hamster", "parrot", "bird", "fish", "horse", "lizard",
+         "snake", "tortoise", "turtle", "guinea pig", "ferret", "goldfish", "beagle", "labrador", "poodle", "terrier",
+         "collie", "spaniel", "pug", "husky"}
+CUE_BONUS = 0.35
+ANSWER_BAR = 0.5     # similarity + bonus a fact needs to answer a question
+MAX_ANSWERS = 2
+MAX_QUOTES = 2
+
+
+_QUESTION = re.compile(r"\?|^\s*(?:who|what|where|which|how|do you|did you|can you|could you|tell me|say|spell|name)\b", re.I)
+_ABOUT_ME = re.compile(r"\b(?:my|me|i|mine|i'm|im|i've|us)\b", re.I)
+_MEMORY_WORD = re.compile(r"\b(?:remember\w*|recall|forg[eo]t\w*|again|name\w*|call(?:ed)? me|call me|told|said|mentioned|"
+                          r"who|where|which|how old|what)\b", re.I)
+_ADVICE = re.compile(r"\b(?:should i|how (?:do|can|could|would) i|what (?:do|should|would|can) you (?:think|suggest|recommend)|"
+                     r"any (?:tips|ideas|advice|suggestions)|can you help|what would you|what can i|what should|"
+                     r"how do people|is it (?:weird|normal|bad|okay|ok))\b", re.I)
+
+
+_ABOUT_BOT = re.compile(r"\b(?:what|where|who|how)(?:'s|’s| is| was| do| did|'d| would| are)? (?:you|your)\b|"
+                        r"\byour (?:name|cat|pet|job|work|city|home|hobb\w*)\b|\babout yourself\b|\bwho am i talking to\b|"
+                        r"\bguess my\b|\bwhat do you call\b", re.I)
+
+
+def asks_about_friend(message: str) -> bool:
+    """A question about the friend itself ("where do you live?", "who am I talking to?")."""
+    return bool(_ABOUT_BOT.search(message))
+
+
+def asks_friends_name(message: str) -> bool:
+    return bool(re.search(r"\byour name|\bwho (?:are you|am i talking to|is this)|\bwhat (?:should|do) i call you|"
+                          r"\bwhat are you called", message, re.I))
+
+
+def asks_about_self(message: str) -> bool:
+    """Does the message ask what the user told? ("what's my dog called?", "which team do I support?")"""
+    if _ABOUT_BOT.search(message) and not re.search(r"\b(?:what|who)(?:'s|’s| is| was) my\b|\bmine\b", message, re.I):
+        return False  # a question about the friend itself (its persona answers it)
+    if _ASKS_ABOUT_SELF.search(message):
+        return True
+    return bool(_QUESTION.search(message) and _ABOUT_ME.search(message) and _MEMORY_WORD.search(message)
+                and not _ADVICE.search(message))
+
+
+def _cues(fact: Fact) -> tuple[str, ...]:
+    key = fact.key
+    if key.endswith("'s name"):
+        owned = key[:-len("'s name")]
+        return (owned, *(("pet", "animal") if owned in _PETS else ()), *owned.split())
+    if ":" in key:
+        kind, thing = key.split(": ", 1)
+        extra = {"likes": ("like", "love", "enjoy", "into", "hobby", "fan"), "dislikes": ("hate", "dislike", "stand"),
+                 "allergic": ("allergic", "allergy", "eat"), "plays": ("play", "sport", "game"),
+                 "has": ("have", "own", "got")}.get(kind, ())
+        return (*extra, *[w for w in thing.split() if len(w) > 3])
+    if key.startswith("favourite "):
+        thing = key[len("favourite "):]
+        return ("favourite", "favorite", *thing.split())
+    return _CUES.get(key, ())
+
+
+def _mentions(question: str, cue: str) -> bool:
+    return re.search(rf"\b{re.escape(cue)}", question) is not None
+
+
+QUOTE_BAR = 0.3       # similarity + overlap an earlier sentence of the user's needs to answer a question
+OVERLAP_WEIGHT = 0.2  # per content word the question and the sentence share (MiniLM alone ranks them poorly)
+_GENERIC = set("""remember remind recall forget forgot forgotten name names named call called again told tell said say
+mention mentioned know think question quiz random bet wait guess sure right thing things actually already scrolling
+scroll please real gonna going want""".split())
+_STOP = set("""a an the and or but so to of in on at for with from by about as is are was were be been am i me my
+mine you your it its this that these those he she him her his they them their we our what who where when which how
+do does did have has had not no yes just like really very too also then than there here can could would should will
+up out over into off again ok okay lol haha yeah""".split())
+
+
+@dataclass
+class Recall:
+    asked: bool               # the message asks about the user's own things
+    facts: list[Fact]         # the facts that answer it
+    quotes: list[str] = None  # else: earlier sentences of the user's that answer it (in their words)
+
+    def __post_init__(self):
+        self.quotes = self.quotes or []
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.facts or self.quotes)
+
+
+class FactFinder:
+    """`similarity(texts, to)` is MiniLM's (ml/sentence_encoder.py) or any stand-in in tests."""
+
+    def __init__(self, similarity: Callable[[Sequence[str], str], list[float]] | None = None):
+        self.similarity = similarity
+
+    def find(self, message: str, facts: list[Fact], said: list[str] = ()) -> Recall:
+        """`said`: earlier sentences of the user's, for what no fact pattern caught."""
+        if not asks_about_self(message):
+            return Recall(False, [])
+        found = self._facts(message, facts) if facts else []
+        # Sentences too, unless the facts answer it whole: "what do I play, and who's my sister?"
+        # may have one part in a fact and the other only in the user's words.
+        said = [s for s in said if not any(contains_value(s, f) for f in found)]
+        if len(found) >= MAX_ANSWERS or not said or self.similarity is None:
+            return Recall(True, found)
+        scores = [similarity + OVERLAP_WEIGHT * shared_words(sentence, message)
+                  for sentence, similarity in zip(said, self.similarity(list(said), message))]
+        ranked = sorted(range(len(said)), key=lambda i: -scores[i])
+        quotes = [said[i] for i in ranked[:MAX_QUOTES - len(found)] if scores[i] >= QUOTE_BAR]
+        return Recall(True, found, quotes)
+
+    def _facts(self, message: str, facts: list[Fact]) -> list[Fact]:
+        question = message.lower()
+        similarities = self.similarity([f.text for f in facts], message) if self.similarity else [0.0] * len(facts)
+        scored = []
+        for fact, similarity in zip(facts, similarities):
+            bonus = CUE_BONUS if any(_mentions(question, cue) for cue in _cues(fact)) else 0.0
+            if similarity + bonus >= ANSWER_BAR or (bonus and not self.similarity):
+                scored.append((similarity + bonus, fact))
+        scored.sort(key=lambda pair: -pair[0])
+        return [fact for _, fact in scored[:MAX_ANSWERS]]
+
+
+def contains_value(reply: str, fact: Fact) -> bool:
+    """Does the reply say the fact's value? A long value ("nurse in Leeds") counts when most of
+    its words are there."""
+    reply_words = set(re.findall(r"[a-z0-9]+", reply.lower()))
+    words = [w for w in re.findall(r"[a-z0-9]+", fact.value.lower()) if len(w) > 2 or w.isdigit()]
+    if not words:
+        return fact.value.lower() in reply.lower()
+    return sum(w in reply_words for w in words) * 2 >= len(words)
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:5] for w in re.findall(r"[a-z0-9']+", text.lower())
+            if w not in _STOP and w not in _GENERIC and len(w) > 2}
+
+
+def shared_words(sentence: str, question: str) -> int:
+    return len(_stems(sentence) & _stems(question))
+
+
+def quote_words(quote: str, question: str) -> set[str]:
+    """The words of an earlier sentence that a reply drawing on it would say: not in the
+    question, not small words."""
+    asked = set(re.findall(r"[a-z0-9']+", question.lower()))
+    return {w for w in re.findall(r"[a-z0-9']+", quote.lower()) if w not in _STOP and w not in asked and len(w) > 2}
+
+
+def draws_on_quote(reply: str, quote: str, question: str) -> bool:
+    words = quote_words(quote, question)
+    return not words or bool(words & set(re.findall(r"[a-z0-9']+", reply.lower())))
+
+
+def first_person_sentences(messages: Sequence[str]) -> list[str]:
+    """The sentences of the user's messages that could tell something about them (not questions)."""
+    sentences = []
+    for message in messages:
+        for sentence in re.split(r"(?<=[.!?])\s+|\n+", message):
+            sentence = sentence.strip()
+            if 3 <= len(sentence.split()) <= 60 and not sentence.endswith("?"):
+                sentences.append(sentence)
+    return sentences
+
+
+class MiniLMSimilarity:
+    """MiniLM loaded on first use (a memory question), from the model thread, once."""
+
+    def __init__(self):
+        import threading
+
+        self._encoder = None
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: Sequence[str], to: str) -> list[float]:
+        with self._lock:
+            if self._encoder is None:
+                from ml.sentence_encoder import SentenceEncoder
+
+                self._encoder = SentenceEncoder()
+        return self._encoder.similarity(texts, to)
