@@ -17,7 +17,7 @@ from typing import Callable
 
 from ml.friend.engine import ChatEngine, Sampling
 from ml.friend.facts import Fact, quote_to_second_person
-from ml.friend.identity import identity_problem, known_names, persona_name
+from ml.friend.identity import identity_problem, known_names, persona_answer, persona_name
 from ml.friend.kindness import Judge
 from ml.friend.moods import (CRISIS_REPLY, crisis_help_line, fallback_reply, is_crisis, is_refusal, kind_of,
                              unknown_fact_reply)
@@ -89,7 +89,8 @@ class _Plan:
     sampling: Sampling
     question: str = ""
     own_name: str | None = None    # the persona's name: the reply never calls itself anything else
-    must_say: str | None = None    # "what's your name?" -> the persona's name
+    must_say: str | None = None    # "what's your name?" -> the persona's name; "where do you live?" -> "Galway"
+    retry_with: str | None = None  # the persona's own sentence a rewrite starts from
 
 
 class Friend:
@@ -112,6 +113,7 @@ class Friend:
         guidance = None
         sentences, sampling = SENTENCES, self.sampling
         own_name = persona_name(persona)
+        must_say = retry_with = None
         if kind == "crisis_follow_up":
             recall = Recall(False, [])
             guidance = ("Earlier the user said they have thoughts of hurting themselves. Stay with them: be warm, "
@@ -120,11 +122,20 @@ class Friend:
             answer = "; ".join([f.for_you for f in recall.facts] + [quote_to_second_person(q) for q in recall.quotes])
             guidance = (f"The user is asking about something they told you before. What they told you: {answer}. "
                         "Answer their question from it in one short, warm sentence.")
+        elif recall.hints:
+            guidance = ("The user asks about something they may have told you. What they said earlier: "
+                        + " / ".join(quote_to_second_person(h) for h in recall.hints)
+                        + ". If that answers it, answer from it; if not, say you don't remember.")
         elif recall.asked:
             guidance = ("The user asks about something they have not told you. Say kindly that you don't know "
                         "it yet and ask them.")
         elif asks_about_friend(message):
             guidance = "The user asks about you: answer from your own details above, briefly and warmly."
+            if own_name and asks_friends_name(message):
+                must_say, retry_with = own_name, f"I'm {own_name}!"
+            elif answer := persona_answer(persona, message):
+                must_say, retry_with = answer[0], answer[1] + "!"
+                guidance += f" Here: {answer[1]}."
         elif kind == "sad":
             guidance = ("The user is having a hard time. Be warm: say you are sorry, suggest one small practical "
                         "thing they could do, and ask a gentle question.")
@@ -132,8 +143,7 @@ class Friend:
             guidance = "The user asked for something longer: you may write up to ten sentences."
             sentences = LONG_SENTENCES
             sampling = replace(sampling, max_new_tokens=max(sampling.max_new_tokens, LONG_REPLY_TOKENS))
-        return _Plan(kind, recall, guidance, sentences, sampling, message,
-                     own_name, own_name if own_name and asks_friends_name(message) else None)
+        return _Plan(kind, recall, guidance, sentences, sampling, message, own_name, must_say, retry_with)
 
     # ----- prompt ------------------------------------------------------------------------
     def system_prompt(self, persona: str, speaker: str, memory: Memory, posing_as_system: bool,
@@ -184,7 +194,8 @@ class Friend:
         deadline = started + self.budget_seconds
         prompt, note = self.build_prompt(persona, speaker, memory, message, plan.guidance)
         names = known_names(speaker, message, memory.summary, *(f.value for f in memory.facts),
-                            *(t.text for t in memory.turns if t.role == "user"))
+                            *(t.text for t in memory.turns if t.role == "user"), persona)
+        names.discard(plan.own_name)  # places in the persona may be said; its own name is not the user's
         sentence_judge = self.sentence_judge or self.judge
         rejected: list[str] = []
         tokens = 0
@@ -231,10 +242,10 @@ class Friend:
             log.info("friend reply attempt %d dropped: %s", attempt, why or "empty")
             if not spare and shown and not self._reply_problem(shown, plan, memory.facts, names):
                 spare = shown
-            if plan.recall.asked:  # the next attempt starts with the answer and the model goes on from it
+            if plan.recall.asked and not plan.recall.hints:  # the next attempt starts with the answer
                 prefill = _told_back(plan.recall) or "I don't think you've told me that yet."
-            elif plan.must_say:
-                prefill = f"I'm {plan.must_say}!"
+            elif plan.retry_with:
+                prefill = plan.retry_with
         text = self._with_help(spare or self._fallback(plan, seed), plan, message, memory)
         if on_text is not None:
             on_text(text)
@@ -268,23 +279,29 @@ class Friend:
         if problem := identity_problem(text, facts, names, plan.own_name):
             return str(problem)
         if plan.must_say and plan.must_say.lower() not in text.lower():
-            return f"does not give its name ({plan.must_say})"
+            return f"does not say {plan.must_say}"
         missing = [f.value for f in plan.recall.facts if not contains_value(text, f)]
         if missing:
             return f"does not say {', '.join(missing)}"
         if plan.recall.quotes and not any(draws_on_quote(text, q, plan.question) for q in plan.recall.quotes):
             return "does not draw on what the user told"
-        if plan.recall.asked and not plan.recall.answered and not _ADMITS_NOT_KNOWING.search(text):
+        if plan.recall.asked and not plan.recall.answered and not plan.recall.hints \
+                and not _ADMITS_NOT_KNOWING.search(text):
             return "answers what it was never told"
         return None
 
-    @staticmethod
-    def _fallback(plan: _Plan, seed: int) -> str:
+    def _fallback(self, plan: _Plan, seed: int) -> str:
         if plan.recall.answered:
             return _told_back(plan.recall)
-        if plan.recall.asked:
+        if plan.recall.asked and not plan.recall.hints:
             return unknown_fact_reply()
-        return fallback_reply(plan.kind, seed)
+        if plan.retry_with:
+            return plan.retry_with
+        options = [fallback_reply(plan.kind, seed + i) for i in range(3)]
+        return next((o for o in options if not self._judge_reply(o)), options[0])  # the tone model misreads some
+
+    def _judge_reply(self, text: str) -> str | None:
+        return self.judge(text) if self.judge and text else None
 
     # ----- memory ------------------------------------------------------------------------
     def summarise(self, summary: str, turns: list[Turn], speaker: str) -> str:

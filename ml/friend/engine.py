@@ -142,7 +142,9 @@ class ChatEngine:
                     break
                 if step + 1 < sampling.max_new_tokens:
                     logits = self._run_token(token)
-            if conversation is not None and forgotten == self._forgotten:  # not if /forget ran meanwhile
+            if forgotten != self._forgotten:  # /forget came while this ran: it drops everything now
+                self._drop_all()
+            elif conversation is not None:
                 self._keep(conversation, prompt + produced)
             return Generation(self.decode(produced), len(produced), len(prompt), reused,
                               first_token_at or 0.0, time.perf_counter() - started, late)
@@ -152,10 +154,14 @@ class ChatEngine:
             self._drop(conversation)
 
     def forget_all_conversations(self) -> None:
-        """Drop every cached conversation, also one being written now (it will not be kept)."""
+        """Drop every cached conversation, also one being written now (it will not be kept).
+        Never waits: a generation running now sees the count change and drops them itself."""
         self._forgotten += 1
-        with self._lock:
-            self._drop_all()
+        if self._lock.acquire(blocking=False):
+            try:
+                self._drop_all()
+            finally:
+                self._lock.release()
 
 
 # ----- choosing an engine --------------------------------------------------------------------

@@ -90,7 +90,8 @@ def run_conversation(friend: Friend, conversation: dict, seed: int) -> list[dict
         memory = Memory("", list(facts.values()), turns[-RECENT_TURNS:], first_person_sentences(said_messages))
         reply = friend.reply(DEFAULT_PERSONA, speaker, memory, message, seed=seed + number,
                              conversation=conversation["id"])
-        names = known_names(speaker, message, *said_messages, *(f.value for f in facts.values()))
+        names = known_names(speaker, message, *said_messages, *(f.value for f in facts.values()), DEFAULT_PERSONA)
+        names.discard(persona_name(DEFAULT_PERSONA))
         out.append({"turn": turn, "reply": reply, "memory_facts": list(facts.values()), "names": names})
         for fact in extract_facts(message):
             facts[fact.key] = fact

@@ -120,6 +120,27 @@ def persona_name(persona: str) -> str | None:
     return found.group(1) if found and found.group(1).lower() not in _NOT_NAMES else None
 
 
+_PERSONA_CLAUSE = re.compile(r"\byou ((?:live|work|have|love|like|grew up|are from|come from)\b[^,.;]*(?-i:, [A-Z][^,.;]*)?)", re.I)
+_ABOUT_YOU_CUES = {  # what a question about the friend asks -> the persona clause that answers it
+    "live": r"\bwhere (?:do|did) you (?:live|stay)|\bvisit you\b|\bwhere(?:'s|’s| is) your home|\bwhere are you (?:from|based)|\bwhere(?:'d| would) .*\byou live|\byour (?:city|town)\b",
+    "work": r"\b(?:what do you do|your job|do you work|for (?:a )?living|for work|where do you work)\b",
+    "have": r"\b(?:pets?|cats?|dogs?|animals?)\b",
+    "love": r"\b(?:hobb\w+|for fun|free time|what do you (?:like|love|enjoy)|interests?|do you like)\b",
+}
+
+
+def persona_answer(persona: str, question: str) -> tuple[str, str] | None:
+    """For a question about the friend, (the word the reply must say, the persona's own sentence):
+    "where do you live?" -> ("Galway", "I live in Galway, Ireland")."""
+    clauses = {m.group(1).split()[0].lower(): m.group(1).strip() for m in _PERSONA_CLAUSE.finditer(persona or "")}
+    for verb, cue in _ABOUT_YOU_CUES.items():
+        if verb in clauses and re.search(cue, question, re.I):
+            clause = clauses[verb]
+            key = re.findall(r"\b[A-Z][a-z]+\b", clause) or [w for w in clause.split()[1:] if len(w) > 3][-1:]
+            return (key[-1] if verb == "have" else key[0]) if key else clause, "I " + clause
+    return None
+
+
 def takes_another_name(reply: str, own_name: str | None) -> Problem | None:
     """The bot calling itself by a name that is not its persona's ("I'm DAN", "I'm Nova")."""
     if not own_name:

@@ -81,10 +81,10 @@ _FALLBACKS: dict[str, tuple[str, ...]] = {
     "greeting": ("Hey! Good to hear from you. How's your day going?", "Hi there! What have you been up to?"),
     "thanks": ("Anytime! I'm happy to help.", "You're welcome! Anything else on your mind?"),
     "question": (
-        "Good question, let me think about it. What made you wonder?",
-        "Hmm, I'm not sure I have a great answer. What do you think?",
+        "I'm not sure I know, but I'd love to hear what you think!",
+        "That's a good one, and I'm glad you asked. What made you wonder about it?",
     ),
-    "chat": ("Tell me more, I'm listening!", "That's interesting! How do you feel about it?"),
+    "chat": ("I'd love to hear more, I'm listening!", "I'm glad you told me! How do you feel about it?"),
 }
 
 

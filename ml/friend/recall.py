@@ -98,6 +98,7 @@ def _mentions(question: str, cue: str) -> bool:
     return re.search(rf"\b{re.escape(cue)}", question) is not None
 
 
+HINT_BAR = 0.15      # below QUOTE_BAR: given to the model as a hint, not insisted on
 QUOTE_BAR = 0.3       # similarity + overlap an earlier sentence of the user's needs to answer a question
 OVERLAP_WEIGHT = 0.2  # per content word the question and the sentence share (MiniLM alone ranks them poorly)
 _GENERIC = set("""remember remind recall forget forgot forgotten name names named call called again told tell said say
@@ -114,9 +115,11 @@ class Recall:
     asked: bool               # the message asks about the user's own things
     facts: list[Fact]         # the facts that answer it
     quotes: list[str] = None  # else: earlier sentences of the user's that answer it (in their words)
+    hints: list[str] = None   # sentences that may answer it (weaker matches: the model decides)
 
     def __post_init__(self):
         self.quotes = self.quotes or []
+        self.hints = self.hints or []
 
     @property
     def answered(self) -> bool:
@@ -143,7 +146,8 @@ class FactFinder:
                   for sentence, similarity in zip(said, self.similarity(list(said), message))]
         ranked = sorted(range(len(said)), key=lambda i: -scores[i])
         quotes = [said[i] for i in ranked[:MAX_QUOTES - len(found)] if scores[i] >= QUOTE_BAR]
-        return Recall(True, found, quotes)
+        hints = [said[i] for i in ranked[:MAX_QUOTES] if HINT_BAR <= scores[i] < QUOTE_BAR] if not found + quotes else []
+        return Recall(True, found, quotes, hints)
 
     def _facts(self, message: str, facts: list[Fact]) -> list[Fact]:
         question = message.lower()
