@@ -103,6 +103,7 @@ class Friend:
         self.sampling = sampling or Sampling(max_new_tokens=REPLY_TOKENS)
         self.finder = finder or FactFinder()
         self.budget_seconds = budget_seconds
+        self._user_sentences: list[str] = []  # this reply's: the user's messages, for the echo check
 
     # ----- reading the message -----------------------------------------------------------
     def plan(self, message: str, memory: Memory, persona: str = DEFAULT_PERSONA) -> _Plan:
@@ -196,6 +197,7 @@ class Friend:
         names = known_names(speaker, message, memory.summary, *(f.value for f in memory.facts),
                             *(t.text for t in memory.turns if t.role == "user"), persona)
         names.discard(plan.own_name)  # places in the persona may be said; its own name is not the user's
+        self._user_sentences = [message, *(t.text for t in memory.turns if t.role == "user")]
         sentence_judge = self.sentence_judge or self.judge
         rejected: list[str] = []
         tokens = 0
@@ -266,7 +268,7 @@ class Friend:
             return why
         if is_refusal(sentence):
             return "a refusal"
-        problem = identity_problem(sentence, facts, names, own_name)
+        problem = identity_problem(sentence, facts, names, own_name, self._user_sentences)
         return str(problem) if problem else None
 
     def _reply_problem(self, text: str, plan: _Plan, facts: list[Fact], names: set[str]) -> str | None:
@@ -276,7 +278,7 @@ class Friend:
             return why
         if is_refusal(text):
             return "a refusal"
-        if problem := identity_problem(text, facts, names, plan.own_name):
+        if problem := identity_problem(text, facts, names, plan.own_name, self._user_sentences):
             return str(problem)
         if plan.must_say and plan.must_say.lower() not in text.lower():
             return f"does not say {plan.must_say}"

@@ -79,6 +79,23 @@ def claimed_fact(reply: str, facts: list[Fact]) -> Problem | None:
     return None
 
 
+ECHO_SHARE = 0.7  # a first-person reply sentence made mostly of the user's own words is their life, not the bot's
+
+
+def echoes_user(reply: str, user_messages: list[str]) -> Problem | None:
+    """The user's own first-person sentence said back as the bot's ("I'm a welder", after
+    the user said "long week at the shipyard, I'm a welder")."""
+    told = [set(_words(m)) for m in user_messages]
+    for sentence in _SENTENCES.split(reply):
+        words = [w for w in _words(sentence) if len(w) > 2]
+        if len(words) < 3 or not _FIRST_PERSON & set(_words(sentence)):
+            continue
+        for said in told:
+            if sum(w in said for w in words) >= ECHO_SHARE * len(words):
+                return Problem("claims", f"says the user's own words as its own: {sentence[:60]!r}")
+    return None
+
+
 def names_used(reply: str) -> set[str]:
     """Names the reply addresses someone by."""
     found = set()
@@ -153,5 +170,7 @@ def takes_another_name(reply: str, own_name: str | None) -> Problem | None:
     return None
 
 
-def identity_problem(reply: str, facts: list[Fact], names: set[str], own_name: str | None = None) -> Problem | None:
-    return claimed_fact(reply, facts) or wrong_name(reply, names) or takes_another_name(reply, own_name)
+def identity_problem(reply: str, facts: list[Fact], names: set[str], own_name: str | None = None,
+                     user_messages: list[str] = ()) -> Problem | None:
+    return (claimed_fact(reply, facts) or wrong_name(reply, names) or takes_another_name(reply, own_name)
+            or echoes_user(reply, list(user_messages)))
