@@ -122,7 +122,7 @@ def test_a_memory_answer_must_say_the_fact_else_it_is_written_from_it():
     engine = ScriptedEngine(["He is such a good boy.", " How is he doing today?"])
     friend = Friend(engine, sampling=exact())
     reply = friend.reply(DEFAULT_PERSONA, "Bo", Memory(facts=[BISCUIT]), "What is my dog called?", seed=0)
-    assert "The answer: Your dog is called Biscuit" in engine.prompts[0].replace("What they told you", "The answer")
+    assert "What they told you: Your dog is called Biscuit." in engine.prompts[0]
     assert reply.rejected == ["does not say Biscuit"]
     assert reply.text == "Your dog is called Biscuit. How is he doing today?" and reply.recalled == ["Biscuit"]
 

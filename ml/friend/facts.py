@@ -176,7 +176,7 @@ def quote_to_second_person(sentence: str) -> str:
         if swapped and word.lower() == "am" and not (index >= 2 and words[index - 2].lower() == "i"):
             swapped = None
         out.append(swapped if swapped else word)
-    text = "".join(out).replace("'s been", "'s been")
+    text = "".join(out)
     return text[:1].upper() + text[1:]
 
 

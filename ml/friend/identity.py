@@ -119,12 +119,7 @@ def wrong_name(reply: str, known_names: set[str]) -> Problem | None:
 def known_names(*texts: str) -> set[str]:
     """Every capitalised word in what was said (the user's messages, facts, the persona, the
     display name): a name the reply uses must come from somewhere in here."""
-    names = set()
-    for text in texts:
-        for word in _WORD.findall(text or ""):
-            names.add(word)
-        names.add((text or "").strip())
-    return {n for n in names if n}
+    return {word for text in texts for word in _WORD.findall(text or "")}
 
 
 _SELF_NAMING = re.compile(r"\b(?:I'?m|I’m|I am|my name is|my name's|call me|this is)\s+([A-Z][a-zA-Z'’-]+)\b|^([A-Z][a-z]+) here\b")

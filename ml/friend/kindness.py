@@ -49,6 +49,24 @@ def contemptuous(text: str) -> str | None:
     return f"contempt ({found.group(0).lower()})" if found else None
 
 
+def plain_tone_judges(predictor) -> tuple[Judge, Judge]:
+    """The tone model's limits alone, as the friend judged before: the evaluation's baseline."""
+
+    def sentence(text: str) -> str | None:
+        verdict = predictor.check(text, explain=False)
+        return f"hostile {verdict.hostility:.2f}" if verdict.hostility >= HOSTILE_LIMIT else None
+
+    def reply(text: str) -> str | None:
+        verdict = predictor.check(text, explain=False)
+        if verdict.hostility >= HOSTILE_LIMIT:
+            return f"hostile {verdict.hostility:.2f}"
+        if verdict.passive_aggression >= PASSIVE_AGGRESSIVE_LIMIT:
+            return f"passive-aggressive {verdict.passive_aggression:.2f}"
+        return None
+
+    return sentence, reply
+
+
 def tone_judges(predictor) -> tuple[Judge, Judge]:
     """(judge of one sentence as it streams, judge of a whole reply) over a loaded TonePredictor."""
 

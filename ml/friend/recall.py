@@ -10,7 +10,7 @@ answer; a memory question with none is one the friend cannot answer, and says so
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from ml.friend.facts import Fact
@@ -114,12 +114,8 @@ up out over into off again ok okay lol haha yeah""".split())
 class Recall:
     asked: bool               # the message asks about the user's own things
     facts: list[Fact]         # the facts that answer it
-    quotes: list[str] = None  # else: earlier sentences of the user's that answer it (in their words)
-    hints: list[str] = None   # sentences that may answer it (weaker matches: the model decides)
-
-    def __post_init__(self):
-        self.quotes = self.quotes or []
-        self.hints = self.hints or []
+    quotes: list[str] = field(default_factory=list)  # else: the user's earlier sentences that answer it
+    hints: list[str] = field(default_factory=list)   # sentences that may answer it (weaker: the model decides)
 
     @property
     def answered(self) -> bool:
