@@ -2,7 +2,7 @@
 
 Never imports bot/ or discord, so it can be used from training scripts and tests alone.
 """
-from storage.db import Database, DatabaseError
+from storage.backends.sqlite import Database, DatabaseError
 from storage.cache import ResultCache, CachedResult, cache_key
 
 __all__ = ["Database", "DatabaseError", "ResultCache", "CachedResult", "cache_key"]

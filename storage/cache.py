@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from storage.db import Database
+from storage.backends.sqlite import Database
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from storage.db import Database
+from storage.backends.sqlite import Database
 
 
 @dataclass(frozen=True)

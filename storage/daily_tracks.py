@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from storage.db import Database
+from storage.backends.sqlite import Database
 
 CLAIMED, SENDING, POSTED, FAILED, SKIPPED = "claimed", "sending", "posted", "failed", "skipped"
 # Composing a track takes seconds; a claim this old belongs to a process that died.

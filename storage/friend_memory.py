@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from storage.db import Database
+from storage.backends.sqlite import Database
 
 MAX_FACTS = 20  # per conversation; the oldest go first
 

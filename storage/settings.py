@@ -1,7 +1,7 @@
 """Per-server settings and the bot's own small state, as key/value rows."""
 from __future__ import annotations
 
-from storage.db import Database
+from storage.backends.sqlite import Database
 
 
 class GuildSettings:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from storage.db import Database
+from storage.backends.sqlite import Database
 
 
 async def record_watch(db: Database, message_hash: str, channel_hash: str, score: float, flagged: bool) -> None:

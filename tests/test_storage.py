@@ -3,7 +3,7 @@ import sqlite3
 import pytest
 
 from storage import Database, DatabaseError, ResultCache, cache_key
-from storage.migrations import MIGRATIONS
+from storage.backends.sqlite_migrations import MIGRATIONS
 
 
 async def test_migrations_apply_once_and_twice_is_harmless(tmp_path):

@@ -11,7 +11,7 @@ from typing import AsyncIterator
 
 import aiosqlite
 
-from storage.migrations import MIGRATIONS
+from storage.backends.sqlite_migrations import MIGRATIONS
 
 log = logging.getLogger(__name__)
 

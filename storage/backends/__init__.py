@@ -1,0 +1,1 @@
+"""Storage backends: SQLite (embedded, the default) and PostgreSQL (shared between processes)."""
