@@ -15,12 +15,14 @@ from bot.training import BackgroundTrainer
 from bot.users import load_or_create_secret, user_key
 from ml.home import ModelHome
 from ml.runtime import ServiceRuntime, cap_torch_threads
-from storage import Database, ResultCache
+from storage import ResultCache, open_database
 from storage.cache import DEFAULT_MAX_BYTES
 from storage.cooldowns import CooldownStore
 from storage.settings import BotState, GuildSettings
 
 log = logging.getLogger(__name__)
+
+SECRET_STATE_KEY = "install-secret"
 
 
 class App:
@@ -28,7 +30,7 @@ class App:
                  progress_bars: bool = False, quick_training: bool = False):
         self.home = home or ModelHome()
         self.background_training = background_training
-        self.db = Database(self.home.db_path)
+        self.db = open_database(sqlite_path=self.home.db_path)  # MLBOT_DATABASE_URL, else SQLite
         max_bytes = int(float(os.environ.get("MLBOT_CACHE_MAX_MB", DEFAULT_MAX_BYTES / 2**20)) * 2**20)
         self.cache = ResultCache(self.db, max_bytes=max_bytes)
         from bot.commands.config import SETTING_DEFAULTS
@@ -49,7 +51,8 @@ class App:
     async def start(self) -> "App":
         self.home.root.mkdir(parents=True, exist_ok=True)
         await self.db.open()
-        self._secret = load_or_create_secret(self.home.root / "secret.key")
+        log.info("storage: %s", self.db.describe())
+        self._secret = await self._install_secret()
         # Importing torch takes seconds: on a thread, not on the loop. Each service's own
         # modules load with its model, on first use (bot/model_slot.py).
         await asyncio.to_thread(cap_torch_threads)
@@ -58,6 +61,15 @@ class App:
             if queued:
                 log.info("models to build in the background: %s", ", ".join(queued))
         return self
+
+    async def _install_secret(self) -> bytes:
+        """The key of the user-id hashes. Every process sharing a database must hash alike, so
+        with a shared database it is kept there (the first process's, or the one a `mlbot db
+        copy` brought along); the embedded install keeps it in MLBOT_HOME/secret.key."""
+        local = load_or_create_secret(self.home.root / "secret.key")
+        if not self.db.shared:
+            return local
+        return bytes.fromhex(await self.state.get_or_set(SECRET_STATE_KEY, local.hex()))
 
     def runtime(self, service: str) -> ServiceRuntime:
         if service not in self._runtimes:

@@ -103,16 +103,23 @@ class FriendService:
 
         if conversation in self._summarising:  # one summary at a time per conversation
             return
-        old = await self.memory.unsummarised_before_recent(user_key, conversation, RECENT_TURNS)
-        if len(old) < SUMMARISE_AFTER:
+        if len(await self.memory.unsummarised_before_recent(user_key, conversation, RECENT_TURNS)) < SUMMARISE_AFTER:
             return
         self._summarising.add(conversation)
         try:
-            # the summary as stored now: one written since this reply began must be built on
-            summary = await self.memory.summary(user_key, conversation)
-            turns = [Turn(t.role, t.speaker, t.content) for t in old]
-            summary = await self.app.runtime(SERVICE).run(None, friend.summarise, summary, turns, speaker)
-            await self.memory.save_summary(user_key, conversation, summary, old[-1].id)
+            # ...and across processes sharing the database: another one may be folding the
+            # same turns right now (it will have taken them by the time this one could).
+            async with self.app.db.exclusive(f"friend-summary:{user_key}:{conversation}") as mine:
+                if not mine:
+                    return
+                # read again under the lock: what another process summarised is not redone
+                old = await self.memory.unsummarised_before_recent(user_key, conversation, RECENT_TURNS)
+                if len(old) < SUMMARISE_AFTER:
+                    return
+                summary = await self.memory.summary(user_key, conversation)
+                turns = [Turn(t.role, t.speaker, t.content) for t in old]
+                summary = await self.app.runtime(SERVICE).run(None, friend.summarise, summary, turns, speaker)
+                await self.memory.save_summary(user_key, conversation, summary, old[-1].id)
         finally:
             self._summarising.discard(conversation)
 

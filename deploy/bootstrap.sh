@@ -78,6 +78,23 @@ install_llama_cpp() {
     fi
 }
 
+# PostgreSQL's server, for the tests of the shared backend (tests/postgres_server.py starts a
+# throwaway one). Installed when we may; otherwise those tests fail with what to install.
+install_postgres_server() {
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && return 0
+    command -v initdb >/dev/null && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "==> installing Debian's postgresql (the tests start a throwaway server)"
+        timeout 300 apt-get install -y -qq --no-install-recommends postgresql >/dev/null 2>&1 \
+            || { timeout 300 apt-get update -qq >/dev/null 2>&1 \
+                 && timeout 300 apt-get install -y -qq --no-install-recommends postgresql >/dev/null 2>&1; } \
+            || echo "could not install postgresql: its tests will fail (sudo apt-get install postgresql)" >&2
+    else
+        echo "PostgreSQL's server is not installed; its tests need it: sudo apt-get install postgresql" >&2
+    fi
+}
+install_postgres_server
+
 wanted="$(cat pyproject.toml deploy/bootstrap.sh | sha256sum | cut -c1-16)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$wanted" ]; then
     echo "==> installing torch 2.13.0 (CPU), then mlbot and its test tools"

@@ -13,9 +13,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from storage.backends.sqlite import Database
+from storage.db import Database, Transaction
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+# PostgreSQL's SUM over BIGINT is NUMERIC; the cast keeps it an integer on both backends.
+TOTAL_SIZE = "CAST(COALESCE(SUM(size), 0) AS BIGINT)"
 
 
 def cache_key(service: str, model_version: str, canonical_input: bytes | str, params: dict | None = None) -> str:
@@ -50,11 +52,9 @@ class ResultCache:
         row = await self.db.fetchone("SELECT result, blob, hits FROM cache WHERE key = ?", (key,))
         if row is None:
             return None
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE cache SET hits = hits + 1, last_used_at = ? WHERE key = ?", (time.time(), key)
-            )
-            await self._note_user(conn, key, user_key)
+        async with self.db.transaction() as tx:
+            await tx.execute("UPDATE cache SET hits = hits + 1, last_used_at = ? WHERE key = ?", (time.time(), key))
+            await self._note_user(tx, key, user_key)
         return CachedResult(result=json.loads(row[0]), blob=row[1], hits=row[2] + 1)
 
     async def put(
@@ -64,48 +64,47 @@ class ResultCache:
         payload = json.dumps(result, sort_keys=True)
         size = len(payload.encode("utf-8")) + (len(blob) if blob else 0) + len(key)
         now = time.time()
-        async with self.db.transaction() as conn:
-            await conn.execute(
+        async with self.db.transaction() as tx:
+            await tx.execute(
                 "INSERT INTO cache (key, service, model_version, result, blob, size, hits, created_at, last_used_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)"
                 " ON CONFLICT(key) DO UPDATE SET result = excluded.result, blob = excluded.blob,"
                 " size = excluded.size, last_used_at = excluded.last_used_at",
                 (key, service, model_version, payload, blob, size, now, now),
             )
-            await self._note_user(conn, key, user_key)
-            await self._evict(conn)
+            await self._note_user(tx, key, user_key)
+            await self._evict(tx)
 
     @staticmethod
-    async def _note_user(conn, key: str, user_key: str | None) -> None:
+    async def _note_user(tx: Transaction, key: str, user_key: str | None) -> None:
         if user_key:
-            await conn.execute("INSERT OR IGNORE INTO cache_users (key, user_key) VALUES (?, ?)", (key, user_key))
+            await tx.execute("INSERT INTO cache_users (key, user_key) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                             (key, user_key))
 
     async def forget_user(self, user_key: str) -> int:
         """Delete every cached result this user asked for; returns how many."""
-        async with self.db.transaction() as conn:
-            async with conn.execute(
-                "DELETE FROM cache WHERE key IN (SELECT key FROM cache_users WHERE user_key = ?)", (user_key,)
-            ) as cursor:
-                removed = cursor.rowcount
-            await conn.execute("DELETE FROM cache_users WHERE user_key = ?", (user_key,))
+        async with self.db.transaction() as tx:
+            removed = await tx.execute(
+                "DELETE FROM cache WHERE key IN (SELECT key FROM cache_users WHERE user_key = ?)", (user_key,))
+            await tx.execute("DELETE FROM cache_users WHERE user_key = ?", (user_key,))
         return removed
 
-    async def _evict(self, conn) -> None:
-        async with conn.execute("SELECT COALESCE(SUM(size), 0) FROM cache") as cursor:
-            total = (await cursor.fetchone())[0]
+    async def _evict(self, tx: Transaction) -> None:
+        # One evictor at a time across processes, so two do not both trim the same bytes.
+        await tx.lock("cache:evict")
+        total = int((await tx.fetchone(f"SELECT {TOTAL_SIZE} FROM cache"))[0])
         if total <= self.max_bytes:
             return
         # Drop to 90% of the bound so a full cache does not evict on every insert.
         target = int(self.max_bytes * 0.9)
-        async with conn.execute("SELECT key, size FROM cache ORDER BY last_used_at ASC") as cursor:
-            victims = []
-            async for key, size in cursor:
-                if total <= target:
-                    break
-                victims.append((key,))
-                total -= size
-        await conn.executemany("DELETE FROM cache WHERE key = ?", victims)
+        victims = []
+        for key, size in await tx.fetchall("SELECT key, size FROM cache ORDER BY last_used_at ASC"):
+            if total <= target:
+                break
+            victims.append((key,))
+            total -= size
+        await tx.executemany("DELETE FROM cache WHERE key = ?", victims)
 
     async def stats(self) -> dict[str, Any]:
-        row = await self.db.fetchone("SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM(hits), 0) FROM cache")
-        return {"entries": row[0], "bytes": row[1], "hits": row[2], "max_bytes": self.max_bytes}
+        row = await self.db.fetchone(f"SELECT COUNT(*), {TOTAL_SIZE}, CAST(COALESCE(SUM(hits), 0) AS BIGINT) FROM cache")
+        return {"entries": int(row[0]), "bytes": int(row[1]), "hits": int(row[2]), "max_bytes": self.max_bytes}

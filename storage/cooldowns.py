@@ -1,10 +1,11 @@
-"""Sliding-window rate limits kept in SQLite, so a restart does not reset them."""
+"""Sliding-window rate limits kept in the database, so a restart does not reset them and every
+process sharing the database counts the same uses."""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
-from storage.backends.sqlite import Database
+from storage.db import Database
 
 
 @dataclass(frozen=True)
@@ -22,30 +23,31 @@ class CooldownStore:
         """Record one use in every bucket and return 0, or record nothing and return the
         seconds until every bucket has room again. `refund(limits, now)` takes a use back."""
         now = time.time() if now is None else now
-        async with self.db.transaction() as conn:
+        async with self.db.transaction() as tx:
+            # Count-then-insert must not interleave with another process's on the same bucket.
+            await tx.lock(*(f"cooldown:{limit.bucket}" for limit in limits))
             wait = 0.0
             for limit in limits:
-                await conn.execute("DELETE FROM cooldown_events WHERE bucket = ? AND at <= ?",
-                                   (limit.bucket, now - limit.window))
-                async with conn.execute(
+                await tx.execute("DELETE FROM cooldown_events WHERE bucket = ? AND at <= ?",
+                                 (limit.bucket, now - limit.window))
+                recent = [row[0] for row in await tx.fetchall(
                     "SELECT at FROM cooldown_events WHERE bucket = ? ORDER BY at DESC LIMIT ?",
-                    (limit.bucket, limit.uses),
-                ) as cursor:
-                    recent = [row[0] for row in await cursor.fetchall()]
+                    (limit.bucket, limit.uses))]
                 if len(recent) >= limit.uses:
                     # The oldest of the last `uses` events must leave the window first.
                     wait = max(wait, recent[-1] + limit.window - now)
             if wait > 0:
                 return wait
-            await conn.executemany("INSERT INTO cooldown_events (bucket, at) VALUES (?, ?)",
-                                   [(limit.bucket, now) for limit in limits])
+            await tx.executemany("INSERT INTO cooldown_events (bucket, at) VALUES (?, ?)",
+                                 [(limit.bucket, now) for limit in limits])
         return 0.0
 
     async def refund(self, limits: list[Limit], at: float) -> None:
         """Take back a use recorded at `at` (the command failed, so it should not count)."""
-        async with self.db.transaction() as conn:
-            await conn.executemany(
-                "DELETE FROM cooldown_events WHERE rowid IN"
-                " (SELECT rowid FROM cooldown_events WHERE bucket = ? AND at = ? LIMIT 1)",
+        row_id = self.db.row_id
+        async with self.db.transaction() as tx:
+            await tx.executemany(
+                f"DELETE FROM cooldown_events WHERE {row_id} IN"
+                f" (SELECT {row_id} FROM cooldown_events WHERE bucket = ? AND at = ? LIMIT 1)",
                 [(limit.bucket, at) for limit in limits],
             )

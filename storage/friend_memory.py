@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from storage.backends.sqlite import Database
+from storage.db import Database
 
 MAX_FACTS = 20  # per conversation; the oldest go first
 
@@ -68,17 +68,17 @@ class FriendMemory:
                            facts: list[tuple[str, str, str]]) -> None:
         """`facts` are (key, text, value); a newer fact with the same key replaces the older."""
         now = time.time()
-        async with self.db.transaction() as conn:
-            await conn.executemany(
+        async with self.db.transaction() as tx:
+            await tx.executemany(
                 "INSERT INTO friend_turns (user_key, conversation, role, speaker, content, at) VALUES (?, ?, ?, ?, ?, ?)",
                 [(user_key, conversation, "user", speaker, message, now),
                  (user_key, conversation, "assistant", "friend", reply, now)])
-            await conn.executemany(
+            await tx.executemany(
                 "INSERT INTO friend_facts (user_key, conversation, key, text, value, at) VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (user_key, conversation, key) DO UPDATE SET text = excluded.text, value = excluded.value, "
                 "at = excluded.at",
                 [(user_key, conversation, key, text, value, now) for key, text, value in facts])
-            await conn.execute(
+            await tx.execute(
                 "DELETE FROM friend_facts WHERE user_key = ? AND conversation = ? AND key NOT IN "
                 "(SELECT key FROM friend_facts WHERE user_key = ? AND conversation = ? ORDER BY at DESC LIMIT ?)",
                 (user_key, conversation, user_key, conversation, MAX_FACTS))
@@ -88,17 +88,17 @@ class FriendMemory:
         rows = await self.db.fetchall(
             "SELECT id, role, speaker, content FROM friend_turns WHERE user_key = ? AND conversation = ? "
             "AND summarised = 0 AND id < COALESCE((SELECT MIN(id) FROM (SELECT id FROM friend_turns "
-            "WHERE user_key = ? AND conversation = ? ORDER BY id DESC LIMIT ?)), 0) ORDER BY id",
+            "WHERE user_key = ? AND conversation = ? ORDER BY id DESC LIMIT ?) AS recent), 0) ORDER BY id",
             (user_key, conversation, user_key, conversation, recent))
         return [StoredTurn(*r) for r in rows]
 
     async def save_summary(self, user_key: str, conversation: str, summary: str, through_id: int) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
+        async with self.db.transaction() as tx:
+            await tx.execute(
                 "INSERT INTO friend_summaries (user_key, conversation, summary, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (user_key, conversation) DO UPDATE SET summary = excluded.summary, "
                 "updated_at = excluded.updated_at", (user_key, conversation, summary, time.time()))
-            await conn.execute("UPDATE friend_turns SET summarised = 1 WHERE user_key = ? AND conversation = ? "
+            await tx.execute("UPDATE friend_turns SET summarised = 1 WHERE user_key = ? AND conversation = ? "
                                "AND id <= ?", (user_key, conversation, through_id))
 
     # ----- personas ----------------------------------------------------------------------
@@ -114,19 +114,20 @@ class FriendMemory:
 
     async def set_persona(self, scope: str, persona: str | None) -> None:
         """scope is "user:<key>" or "guild:<id>"; None goes back to the default."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction() as tx:
             if persona is None:
-                await conn.execute("DELETE FROM friend_personas WHERE scope = ?", (scope,))
+                await tx.execute("DELETE FROM friend_personas WHERE scope = ?", (scope,))
             else:
-                await conn.execute(
+                await tx.execute(
                     "INSERT INTO friend_personas (scope, persona, set_at) VALUES (?, ?, ?) ON CONFLICT (scope) "
                     "DO UPDATE SET persona = excluded.persona, set_at = excluded.set_at", (scope, persona, time.time()))
 
     # ----- threads the friend opened -----------------------------------------------------
     async def remember_thread(self, channel_id: str, user_key: str) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute("INSERT OR REPLACE INTO friend_threads (channel_id, user_key, opened_at) "
-                               "VALUES (?, ?, ?)", (channel_id, user_key, time.time()))
+        async with self.db.transaction() as tx:
+            await tx.execute("INSERT INTO friend_threads (channel_id, user_key, opened_at) VALUES (?, ?, ?) "
+                             "ON CONFLICT (channel_id) DO UPDATE SET user_key = excluded.user_key, "
+                             "opened_at = excluded.opened_at", (channel_id, user_key, time.time()))
 
     async def is_friend_thread(self, channel_id: str) -> bool:
         return await self.db.fetchone("SELECT 1 FROM friend_threads WHERE channel_id = ?", (channel_id,)) is not None
@@ -135,7 +136,7 @@ class FriendMemory:
     async def forget_user(self, user_key: str) -> int:
         """Delete everything stored about a user; returns the number of rows."""
         removed = 0
-        async with self.db.transaction() as conn:
+        async with self.db.transaction() as tx:
             for sql, params in (
                 ("DELETE FROM friend_turns WHERE user_key = ?", (user_key,)),
                 ("DELETE FROM friend_summaries WHERE user_key = ?", (user_key,)),
@@ -143,6 +144,5 @@ class FriendMemory:
                 ("DELETE FROM friend_personas WHERE scope = ?", (f"user:{user_key}",)),
                 ("DELETE FROM friend_threads WHERE user_key = ?", (user_key,)),
             ):
-                async with conn.execute(sql, params) as cursor:
-                    removed += cursor.rowcount
+                removed += await tx.execute(sql, params)
         return removed

@@ -1,7 +1,7 @@
 """Per-server settings and the bot's own small state, as key/value rows."""
 from __future__ import annotations
 
-from storage.backends.sqlite import Database
+from storage.db import Database
 
 
 class GuildSettings:
@@ -20,13 +20,12 @@ class GuildSettings:
     async def set(self, guild_id: str, key: str, value: str) -> None:
         if key not in self.defaults:
             raise KeyError(key)
-        async with self.db.transaction() as conn:
-            await conn.execute(
+        async with self.db.transaction() as tx:
+            await tx.execute(
                 "INSERT INTO guild_settings (guild_id, key, value) VALUES (?, ?, ?)"
                 " ON CONFLICT(guild_id, key) DO UPDATE SET value = excluded.value",
                 (guild_id, key, value),
             )
-
 
     async def get_extra(self, guild_id: str, key: str) -> str | None:
         """A per-server value with no default (e.g. per-channel switches)."""
@@ -34,11 +33,11 @@ class GuildSettings:
         return row[0] if row else None
 
     async def set_extra(self, guild_id: str, key: str, value: str | None) -> None:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction() as tx:
             if value is None:
-                await conn.execute("DELETE FROM guild_settings WHERE guild_id = ? AND key = ?", (guild_id, key))
+                await tx.execute("DELETE FROM guild_settings WHERE guild_id = ? AND key = ?", (guild_id, key))
             else:
-                await conn.execute(
+                await tx.execute(
                     "INSERT INTO guild_settings (guild_id, key, value) VALUES (?, ?, ?)"
                     " ON CONFLICT(guild_id, key) DO UPDATE SET value = excluded.value",
                     (guild_id, key, value),
@@ -54,8 +53,15 @@ class BotState:
         return row[0] if row else None
 
     async def set(self, key: str, value: str) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
+        async with self.db.transaction() as tx:
+            await tx.execute(
                 "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+    async def get_or_set(self, key: str, value: str) -> str:
+        """The stored value, storing `value` first when there is none (the first process wins)."""
+        async with self.db.transaction() as tx:
+            await tx.execute("INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING",
+                             (key, value))
+            return (await tx.fetchone("SELECT value FROM bot_state WHERE key = ?", (key,)))[0]

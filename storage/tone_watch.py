@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import time
 
-from storage.backends.sqlite import Database
+from storage.db import Database
 
 
 async def record_watch(db: Database, message_hash: str, channel_hash: str, score: float, flagged: bool) -> None:
-    async with db.transaction() as conn:
-        await conn.execute(
+    async with db.transaction() as tx:
+        await tx.execute(
             "INSERT INTO tone_watch_log (message_hash, channel_hash, score, flagged, at) VALUES (?, ?, ?, ?, ?)",
             (message_hash, channel_hash, round(score, 4), int(flagged), time.time()),
         )

@@ -43,6 +43,32 @@ def tiny_tone_root(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server for the whole test session (tests/postgres_server.py)."""
+    from tests.postgres_server import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """Each storage test runs twice: on an SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'mlbot.sqlite3'}"
+    return request.getfixturevalue("postgres").new_database()
+
+
+@pytest.fixture
+def make_db(database_url):
+    """make_db() -> an unopened Database on this test's backend (the same rows each call)."""
+    from storage import open_database
+
+    return lambda: open_database(database_url)
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     """An empty MLBOT_HOME for one test."""
@@ -62,6 +88,18 @@ def home_with_model(home, tiny_model_root):
 async def app(home_with_model):
     from bot.app import App
 
+    app = App(home_with_model)
+    await app.start()
+    yield app
+    await app.close()
+
+
+@pytest.fixture
+async def app_on_each_backend(home_with_model, database_url, monkeypatch):
+    """The app with its rows in SQLite, then in PostgreSQL."""
+    from bot.app import App
+
+    monkeypatch.setenv("MLBOT_DATABASE_URL", database_url)
     app = App(home_with_model)
     await app.start()
     yield app

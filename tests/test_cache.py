@@ -1,4 +1,4 @@
-from storage import Database, ResultCache, cache_key
+from storage import ResultCache, cache_key
 
 
 def test_cache_key_depends_on_every_part():
@@ -12,8 +12,8 @@ def test_cache_key_depends_on_every_part():
     assert cache_key("ab", "c", b"") != cache_key("a", "bc", b"")
 
 
-async def test_put_get_counts_hits_and_keeps_blob(tmp_path):
-    async with Database(tmp_path / "c.sqlite3") as db:
+async def test_put_get_counts_hits_and_keeps_blob(make_db):
+    async with make_db() as db:
         cache = ResultCache(db)
         assert await cache.get("missing") is None
         await cache.put("k", "digits", "v1", {"digits": "42"}, blob=b"\x89PNG...")
@@ -23,8 +23,8 @@ async def test_put_get_counts_hits_and_keeps_blob(tmp_path):
         assert (first.hits, second.hits) == (1, 2)
 
 
-async def test_eviction_keeps_the_cache_under_its_bound(tmp_path):
-    async with Database(tmp_path / "c.sqlite3") as db:
+async def test_eviction_keeps_the_cache_under_its_bound(make_db):
+    async with make_db() as db:
         cache = ResultCache(db, max_bytes=20_000)
         for i in range(50):
             await cache.put(f"k{i}", "digits", "v1", {"i": i}, blob=bytes(1000))
@@ -36,8 +36,8 @@ async def test_eviction_keeps_the_cache_under_its_bound(tmp_path):
         assert await cache.get("k50") is not None
 
 
-async def test_forget_user_deletes_only_that_users_results(tmp_path):
-    async with Database(tmp_path / "c.sqlite3") as db:
+async def test_forget_user_deletes_only_that_users_results(make_db):
+    async with make_db() as db:
         cache = ResultCache(db)
         await cache.put("a", "digits", "v1", {"x": 1}, user_key="alice")
         await cache.put("b", "digits", "v1", {"x": 2}, user_key="bob")

@@ -1,10 +1,9 @@
-from storage import Database
 from storage.cooldowns import CooldownStore, Limit
 from storage.settings import BotState, GuildSettings
 
 
-async def test_sliding_window_and_refund(tmp_path):
-    async with Database(tmp_path / "c.sqlite3") as db:
+async def test_sliding_window_and_refund(make_db):
+    async with make_db() as db:
         store = CooldownStore(db)
         user, server = Limit("user:a", 1, 10), Limit("guild:g", 3, 60)
         assert await store.try_use([user, server], now=100) == 0
@@ -18,16 +17,15 @@ async def test_sliding_window_and_refund(tmp_path):
         assert await store.try_use([user, server], now=170) == 0  # windows have passed
 
 
-async def test_limits_survive_reopening(tmp_path):
-    path = tmp_path / "c.sqlite3"
-    async with Database(path) as db:
+async def test_limits_survive_reopening(make_db):
+    async with make_db() as db:
         assert await CooldownStore(db).try_use([Limit("user:a", 1, 3600)]) == 0
-    async with Database(path) as db:
+    async with make_db() as db:
         assert await CooldownStore(db).try_use([Limit("user:a", 1, 3600)]) > 3500
 
 
-async def test_settings_defaults_and_overrides(tmp_path):
-    async with Database(tmp_path / "c.sqlite3") as db:
+async def test_settings_defaults_and_overrides(make_db):
+    async with make_db() as db:
         settings = GuildSettings(db, {"prefix": "!", "cooldown_seconds": "3"})
         assert await settings.get("g1", "prefix") == "!"
         await settings.set("g1", "prefix", "?")

@@ -43,7 +43,8 @@ class Channel:
 
 
 @pytest.fixture
-async def daily(app, monkeypatch):
+async def daily(app_on_each_backend, monkeypatch):
+    app = app_on_each_backend
     composed: list[int] = []
 
     async def daily_reply(seed: int, day: str) -> Reply:

@@ -2,29 +2,39 @@ import sqlite3
 
 import pytest
 
-from storage import Database, DatabaseError, ResultCache, cache_key
-from storage.backends.sqlite_migrations import MIGRATIONS
+from storage import DatabaseError, ResultCache, cache_key
+from storage.backends import postgres_migrations, sqlite_migrations
+from storage.backends.sqlite import SqliteDatabase as Database
 
 
-async def test_migrations_apply_once_and_twice_is_harmless(tmp_path):
-    path = tmp_path / "bot.sqlite3"
-    async with Database(path) as db:
-        assert await db.schema_version() == MIGRATIONS[-1][0]
+async def test_migrations_apply_once_and_twice_is_harmless(make_db):
+    async with make_db() as db:
+        migrations = sqlite_migrations.MIGRATIONS if db.dialect == "sqlite" else postgres_migrations.MIGRATIONS
+        assert await db.schema_version() == migrations[-1][0]
         assert await db.migrate() == []  # second run: nothing left to apply
         rows = await db.fetchall("SELECT version FROM schema_migrations ORDER BY version")
-        assert [r[0] for r in rows] == [m[0] for m in MIGRATIONS]
-    async with Database(path) as db:  # and a reopen applies nothing either
+        assert [r[0] for r in rows] == [m[0] for m in migrations]
+        assert sorted(await db.row_counts()) == sorted(postgres_migrations.TABLES)
+    async with make_db() as db:  # and a reopen applies nothing either
         assert await db.migrate() == []
+
+
+def test_both_backends_have_the_same_migrations():
+    assert [m[:2] for m in sqlite_migrations.MIGRATIONS] == [m[:2] for m in postgres_migrations.MIGRATIONS]
+
+
+async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
+    async with Database(tmp_path / "bot.sqlite3") as db:
         assert (await db.fetchone("PRAGMA journal_mode"))[0] == "wal"
         assert (await db.fetchone("PRAGMA busy_timeout"))[0] == 5000
 
 
-async def test_transaction_rolls_back_on_error(tmp_path):
-    async with Database(tmp_path / "bot.sqlite3") as db:
+async def test_transaction_rolls_back_on_error(make_db):
+    async with make_db() as db:
         cache = ResultCache(db)
         with pytest.raises(RuntimeError):
-            async with db.transaction() as conn:
-                await conn.execute(
+            async with db.transaction() as tx:
+                await tx.execute(
                     "INSERT INTO cache (key, service, model_version, result, size, created_at, last_used_at)"
                     " VALUES ('k', 's', 'v', '{}', 2, 0, 0)"
                 )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from bot.reply import Reply
 from ml.errors import InputError, UserFacingError
 from storage.cooldowns import Limit
+from storage.db import DatabaseError
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -173,11 +174,17 @@ async def run_command(name: str, ctx: CommandContext, **arguments: Any) -> Reply
     except UserFacingError as exc:
         log.info("/%s refused for a %s user: %s", name, ctx.adapter, exc, exc_info=exc.__cause__ is not None)
         reply = Reply.error(str(exc))
+    except DatabaseError as exc:  # e.g. the PostgreSQL server went away: the next command retries
+        log.warning("/%s: %s", name, exc, exc_info=exc.__cause__)
+        reply = Reply.error(str(exc))
     except Exception:
         incident = uuid.uuid4().hex[:8]
         log.exception("/%s failed (incident %s)", name, incident)
         reply = Reply.error(f"something went wrong on our side (incident {incident}); it was logged")
     if charged is not None:
         # A bad image or a busy queue should not cost the user their turn.
-        await ctx.app.cooldowns.refund(*charged)
+        try:
+            await ctx.app.cooldowns.refund(*charged)
+        except DatabaseError as exc:
+            log.warning("/%s: the use could not be refunded: %s", name, exc)
     return reply
