@@ -29,7 +29,7 @@ import yarl  # noqa: E402
 
 from bench.digits import machine  # noqa: E402
 from bot.app import App  # noqa: E402
-from bot.discord_bot import DiscordRunner  # noqa: E402
+from bot.adapters.discord_bot import DiscordRunner  # noqa: E402
 from ml.digits.data import load_mnist  # noqa: E402
 from ml.digits.synthetic import render_photo  # noqa: E402
 from ml.home import ModelHome  # noqa: E402

@@ -6,11 +6,11 @@ import logging
 import os
 import time
 
-from bot.digit_service import DigitService
-from bot.tone_service import ToneService
-from bot.essay_service import EssayService
-from bot.track_service import TrackService
-from bot.friend_service import FriendService
+from bot.services.digits import DigitService
+from bot.services.tone import ToneService
+from bot.services.essay import EssayService
+from bot.services.tracks import TrackService
+from bot.services.friend import FriendService
 from bot.training import BackgroundTrainer
 from bot.users import load_or_create_secret, user_key
 from ml.home import ModelHome

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import mnist_png
 
-MLBOT = [sys.executable, "-m", "bot.cli"]
+MLBOT = [sys.executable, "-m", "bot.adapters.cli"]
 
 
 def run(args, home, **kwargs):

@@ -2,7 +2,7 @@
 import io
 
 
-from bot.console import Console
+from bot.adapters.console import Console
 from tests.conftest import bytes_input, mnist_png
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.commands import CommandContext, run_command
-from bot.daily_track import COMPOSE_ATTEMPTS, ChannelUnavailable, DailyTrackScheduler, seed_for
+from bot.services.daily_track import COMPOSE_ATTEMPTS, ChannelUnavailable, DailyTrackScheduler, seed_for
 from bot.reply import Reply
 from ml.errors import ModelNotReady
 from storage.daily_tracks import FAILED, POSTED, SENDING, SKIPPED, DailyTrackStore

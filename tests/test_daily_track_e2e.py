@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from bot.reply import Reply, ReplyFile
-from bot.track_service import TrackService
+from bot.services.tracks import TrackService
 from tests.fake_discord import Channel, FakeDiscord
 from tests.test_discord_e2e import start_bot, stop_bot
 

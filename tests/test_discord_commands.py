@@ -2,8 +2,8 @@
 import discord
 
 from bot.commands import REGISTRY
-from bot.discord_bot import MlBotClient, build_slash_commands
-from bot.discord_render import CONTENT_LIMIT, render, split_text
+from bot.adapters.discord_bot import MlBotClient, build_slash_commands
+from bot.adapters.discord_render import CONTENT_LIMIT, render, split_text
 from bot.reply import Reply, ReplyFile
 
 

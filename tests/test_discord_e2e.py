@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from bot.app import App
-from bot.discord_bot import DiscordRunner
+from bot.adapters.discord_bot import DiscordRunner
 from ml.runtime import LoopLagProbe
 from tests.conftest import mnist_png
 from tests.fake_discord import FakeDiscord
@@ -255,7 +255,7 @@ def test_mlbot_run_as_a_process_against_the_fake(home_with_model, mnist, tmp_pat
         env = {**os.environ, "MLBOT_HOME": str(home_with_model.root), "DISCORD_TOKEN": fake.token,
                "MLBOT_DISCORD_API_BASE": fake.api_base, "MLBOT_DISCORD_GATEWAY_URL": fake.gateway_url,
                "MLBOT_TORCH_THREADS": "1"}
-        process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "run", env=env,
+        process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.adapters.cli", "run", env=env,
                                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             await asyncio.wait_for(fake.ready.wait(), 60)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from bot.app import App
-from bot.cli import main as cli_main
+from bot.adapters.cli import main as cli_main
 from bot.commands import CommandContext, run_command
 from tests.fake_discord import FakeDiscord
 from tests.conftest import install_models
@@ -131,6 +131,6 @@ def test_starting_the_bot_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, bot.app, bot.commands, bot.cli; print('torch' in sys.modules)"
+    code = "import sys, bot.app, bot.commands, bot.adapters.cli; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-import bot.friend_service as friend_service
+import bot.services.friend as friend_service
 from bot.app import App
-from bot.cli import main as cli_main
+from bot.adapters.cli import main as cli_main
 from bot.commands import CommandContext, run_command
 from ml.friend.conversation import DEFAULT_PERSONA, Friend
 

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 
-from bot.discord_bot import StreamingReply
+from bot.adapters.discord_bot import StreamingReply
 from bot.reply import Reply
 from tests.fake_discord import FakeDiscord
 from tests.test_discord_e2e import start_bot, stop_bot

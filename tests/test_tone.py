@@ -94,7 +94,7 @@ def test_cli_tone_file_json(tone_home, tmp_path):
     messages = tmp_path / "messages.txt"
     messages.write_text("Per my last email, the file is attached.\nThank you so much, you're a star!\n\n")
     env = {**os.environ, "MLBOT_HOME": str(tone_home.root), "MLBOT_TORCH_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "tone", "--file", str(messages), "--json"],
+    result = subprocess.run([sys.executable, "-m", "bot.adapters.cli", "tone", "--file", str(messages), "--json"],
                             env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]

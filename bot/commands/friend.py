@@ -1,5 +1,5 @@
 """/friend: talk with the friend, or set the persona it takes with you; /config friend-persona
-sets a server's default. DMs and @mentions reach the same command (bot/discord_bot.py)."""
+sets a server's default. DMs and @mentions reach the same command (bot/adapters/discord_bot.py)."""
 from __future__ import annotations
 
 from bot.commands.base import CommandContext, Option, OptionKind, command

@@ -32,7 +32,7 @@ from ml.friend.moods import CRISIS_REPLY, is_refusal
 from ml.friend.recall import FactFinder, MiniLMSimilarity, first_person_sentences
 from ml.home import ModelHome
 
-RECENT_TURNS = 8  # as bot/friend_service.py keeps them
+RECENT_TURNS = 8  # as bot/services/friend.py keeps them
 GOALS = {"fact_recall": ">= 0.90", "identity_confusions": "0", "false_refusals": "<= 0.02", "unkind": "0"}
 _CRISIS_POINTER = re.compile(r"\b(?:emergency|crisis|helpline|988|116 123|samaritans|findahelpline)\b", re.I)
 

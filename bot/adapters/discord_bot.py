@@ -27,8 +27,8 @@ from discord import app_commands
 from bot.app import App
 from bot.commands import GROUP_DESCRIPTIONS, REGISTRY, Command, CommandContext, InputFile, OptionKind, run_command
 from bot.commands.parsing import bind_arguments, resolve_command_name, typed_words
-from bot.daily_track import ChannelUnavailable, DailyTrackScheduler, utc_now
-from bot.discord_render import DEFAULT_FILE_LIMIT, render
+from bot.services.daily_track import ChannelUnavailable, DailyTrackScheduler, utc_now
+from bot.adapters.discord_render import DEFAULT_FILE_LIMIT, render
 from bot.reply import Reply
 from bot.commands.config import watch_key
 from ml.errors import InputError, UserFacingError

@@ -142,7 +142,7 @@ def _run_one(home: ModelHome, command: str, user: str = "local", **arguments):
 
 
 def _console(args, home: ModelHome) -> int:
-    from bot.console import Console
+    from bot.adapters.console import Console
 
     async def session() -> None:
         app, start = _open_app(home, background_training=True)
@@ -173,7 +173,7 @@ def _run(args, home: ModelHome) -> int:
         print("DISCORD_TOKEN is not set: starting the terminal console.", file=sys.stderr)
         return _console(args, home)
     register_secret(token)
-    from bot.discord_bot import run_discord
+    from bot.adapters.discord_bot import run_discord
 
     app, start = _open_app(home, background_training=True, progress_bars=True)
     return asyncio.run(run_discord(app, start, token))
