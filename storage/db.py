@@ -93,6 +93,10 @@ class Database:
         """The application's tables (not the migrations' own), in the order they were created."""
         raise NotImplementedError
 
+    async def columns(self, table: str) -> list[str]:
+        """A table's columns in their order."""
+        raise NotImplementedError
+
     async def after_copy(self) -> None:
         """Called by `mlbot db copy` once rows were written with their own ids."""
 
@@ -111,6 +115,11 @@ def is_postgres_url(url: str | None) -> bool:
     return bool(url) and url.split(":", 1)[0] in ("postgres", "postgresql")
 
 
+def sqlite_path_of(url: str) -> Path:
+    """sqlite:///srv/mlbot.sqlite3 and sqlite:////srv/mlbot.sqlite3 both name /srv/mlbot.sqlite3."""
+    return Path("/" + url[len("sqlite://"):].lstrip("/"))
+
+
 def open_database(url: str | None = None, sqlite_path: Path | str | None = None) -> Database:
     """The backend for `url` (default MLBOT_DATABASE_URL), not yet opened."""
     url = (url if url is not None else os.environ.get("MLBOT_DATABASE_URL", "")).strip()
@@ -121,7 +130,7 @@ def open_database(url: str | None = None, sqlite_path: Path | str | None = None)
     from storage.backends.sqlite import SqliteDatabase
 
     if url.startswith("sqlite:///"):
-        return SqliteDatabase(url[len("sqlite://"):])
+        return SqliteDatabase(sqlite_path_of(url))
     if url:
         raise DatabaseError(f"MLBOT_DATABASE_URL must start with postgresql:// or sqlite:/// (got {url.split(':', 1)[0]}:...)")
     if sqlite_path is None:

@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from bot.adapters.cli_db import add_db_parser, run_db
 from bot.logs import register_secret, setup_logging
 from ml.home import ModelHome
 
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     friend.add_argument("--user", default=None, help="who is talking (default: your login name)")
     friend.add_argument("--persona", help="set the persona it takes with this user (`default` resets it)")
     friend.add_argument("--json", action="store_true", help="print one JSON object")
+    add_db_parser(sub)
     return parser
 
 
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     handler = {"console": _console, "run": _run, "train": _train, "eval": _eval, "digit": _digit,
                "tone": _tone, "essay": _essay,
-               "track": _track, "friend": _friend}[args.command]
+               "track": _track, "friend": _friend, "db": run_db}[args.command]
     try:
         return handler(args, home)
     except KeyboardInterrupt:
@@ -301,7 +303,7 @@ def _tone(args, home: ModelHome) -> int:
                         line = {"text": d["text"], "label": d["label"], "passive_aggression": d["passive_aggression"],
                                 "hostility": d["hostility"], "sentiment": d["sentiment"],
                                 "cues": [c["text"] for c in d["cues"]], "rewrite": d["rewrite"],
-                                "low_confidence": d["low_confidence"]}
+                                "low_confidence": d["low_confidence"], "cached": d["cached"]}
                     print(json.dumps(line, ensure_ascii=False), flush=True)
                 else:
                     print(reply.as_text() if not reply.is_error else f"error: {reply.text}", flush=True)

@@ -252,6 +252,11 @@ class PostgresDatabase(Database):
     async def tables(self) -> list[str]:
         return list(TABLES)
 
+    async def columns(self, table: str) -> list[str]:
+        rows = await self.fetchall("SELECT column_name FROM information_schema.columns WHERE table_name = ?"
+                                   " AND table_schema = current_schema() ORDER BY ordinal_position", (table,))
+        return [row[0] for row in rows]
+
     async def after_copy(self) -> None:
         """Rows copied with their own ids: move the id sequence past them."""
         async with self.transaction() as tx:

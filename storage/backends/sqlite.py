@@ -61,7 +61,7 @@ class SqliteDatabase(Database):
         self._write_lock = asyncio.Lock()
 
     def describe(self) -> str:
-        return f"sqlite:///{self.path}"
+        return f"sqlite://{self.path}" if self.path.is_absolute() else f"sqlite:///{self.path}"
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -168,6 +168,9 @@ class SqliteDatabase(Database):
         rows = await self.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'"
                                    " AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations' ORDER BY rowid")
         return [row[0] for row in rows]
+
+    async def columns(self, table: str) -> list[str]:
+        return [row[1] for row in await self.fetchall(f"PRAGMA table_info({table})")]
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTransaction]:
