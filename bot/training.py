@@ -1,13 +1,17 @@
 """Builds missing models in the background, one at a time, while the bot answers.
 
-A service whose model is not ready answers with this trainer's progress and ETA.
+A service whose model is not ready answers with this trainer's progress and ETA. When another
+process on the same MLBOT_HOME is already building a model (ml/build_lock.py), this one says
+so, waits, and picks the model up once it is published, rather than building it a second time.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Callable
 
+from ml.build_lock import BuildLock, ProgressReporter
 from ml.home import ModelHome, ModelRef
 from ml.progress import Progress, format_duration
 from ml.services import SERVICES, ServiceSpec
@@ -27,6 +31,9 @@ class BackgroundTrainer:
         self.queue: list[str] = []
         self.progress: dict[str, Progress] = {}
         self.failed: dict[str, str] = {}
+        self.elsewhere: dict[str, BuildLock] = {}  # models another process is building
+        self.poll_seconds = 2.0
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task | None = None
 
     def missing(self) -> list[ServiceSpec]:
@@ -41,27 +48,72 @@ class BackgroundTrainer:
 
     async def _run(self, todo: list[ServiceSpec]) -> None:
         for spec in todo:
-            progress = Progress(spec.name, spec.progress_weights, bars=self.bars)
-            self.progress[spec.name] = progress
-            log.info("training %s in the background (about %d min)", spec.name, spec.expected_minutes)
-            try:
-                ref = await asyncio.to_thread(spec.train, self.home, self.quick, progress)
-            except asyncio.CancelledError:
-                progress.cancel_requested.set()
-                raise
-            except Exception as exc:
-                if progress.cancel_requested.is_set():
-                    log.info("training %s stopped: %s", spec.name, exc)
+            lock = BuildLock(self.home, spec.name)
+            if not lock.try_acquire():
+                ref = await self._wait_for_other_builder(spec, lock)
+                if ref is not None:
+                    self.queue.remove(spec.name)
+                    if self.on_published:
+                        self.on_published(spec.name, ref)
+                    continue
+                if self._stopping.is_set():
                     return
-                log.exception("training %s failed", spec.name)
-                self.failed[spec.name] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            else:
-                log.info("%s model %s is ready", spec.name, ref.version)
-                if self.on_published:
-                    self.on_published(spec.name, ref)
+            try:
+                if not await self._build(spec, lock):
+                    return
             finally:
-                progress.close()
-                self.queue.remove(spec.name)
+                lock.release()
+
+    async def _wait_for_other_builder(self, spec: ServiceSpec, lock: BuildLock) -> ModelRef | None:
+        """Until the other process publishes (its model is returned) or lets go of the lock
+        without publishing (it died or stopped: the lock is now ours, None is returned)."""
+        self.elsewhere[spec.name] = lock
+        holder = lock.holder()
+        log.info("%s", holder.describe(spec.name) if holder else f"another process is building {spec.name}")
+        try:
+            while not self._stopping.is_set():
+                ref = self.home.current(spec.name)
+                if ref is not None:
+                    log.info("%s model %s was published by another process", spec.name, ref.version)
+                    return ref
+                if lock.try_acquire():
+                    ref = self.home.current(spec.name)  # it may have published just before letting go
+                    if ref is not None:
+                        lock.release()
+                        return ref
+                    log.info("the other builder of %s stopped; building it here", spec.name)
+                    return None
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.poll_seconds)
+            return None
+        finally:
+            self.elsewhere.pop(spec.name, None)
+
+    async def _build(self, spec: ServiceSpec, lock: BuildLock) -> bool:
+        """Train and publish one model; False when a stop was asked for (nothing more to do)."""
+        progress = Progress(spec.name, spec.progress_weights, bars=self.bars)
+        self.progress[spec.name] = progress
+        log.info("training %s in the background (about %d min)", spec.name, spec.expected_minutes)
+        try:
+            with ProgressReporter(lock, progress):
+                ref = await asyncio.to_thread(spec.train, self.home, self.quick, progress)
+        except asyncio.CancelledError:
+            progress.cancel_requested.set()
+            raise
+        except Exception as exc:
+            if progress.cancel_requested.is_set():
+                log.info("training %s stopped: %s", spec.name, exc)
+                return False
+            log.exception("training %s failed", spec.name)
+            self.failed[spec.name] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        else:
+            log.info("%s model %s is ready", spec.name, ref.version)
+            if self.on_published:
+                self.on_published(spec.name, ref)
+        finally:
+            progress.close()
+            self.queue.remove(spec.name)
+        return True
 
     def describe(self, service: str) -> str | None:
         """One line on a model that is not ready, or None when nothing is known."""
@@ -69,6 +121,9 @@ class BackgroundTrainer:
             return f"training the {service} model failed ({self.failed[service]}); see the log"
         if service not in self.queue:
             return None
+        if service in self.elsewhere:
+            holder = self.elsewhere[service].holder()
+            return holder.describe(service) if holder else f"the {service} model is being built by another process"
         progress = self.progress.get(service)
         if progress is None:
             ahead = self.queue[: self.queue.index(service)]
@@ -89,6 +144,7 @@ class BackgroundTrainer:
 
     async def stop(self) -> None:
         """Ask the running training to stop at its next batch; its checkpoint stays for next time."""
+        self._stopping.set()
         for progress in self.progress.values():
             progress.cancel_requested.set()
         if self._task is not None:

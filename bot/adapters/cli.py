@@ -182,6 +182,7 @@ def _run(args, home: ModelHome) -> int:
 
 
 def _train(args, home: ModelHome) -> int:
+    from ml.build_lock import BuildLock, ProgressReporter
     from ml.errors import UserFacingError
     from ml.progress import Progress
     from ml.runtime import cap_torch_threads
@@ -198,9 +199,22 @@ def _train(args, home: ModelHome) -> int:
         options = {"corpus": args.corpus, "name": args.name}
     cap_torch_threads()
     for spec in specs:
+        lock = BuildLock(home, spec.name)
+        if not lock.try_acquire():
+            holder = lock.holder()
+            print(f"mlbot: {holder.describe(spec.name) if holder else 'another process is building ' + spec.name};"
+                  " waiting for it (Ctrl-C stops waiting)", file=sys.stderr, flush=True)
+            before = home.current(spec.name)
+            lock.acquire()
+            published = home.current(spec.name)
+            if published is not None and (before is None or published.version != before.version):
+                lock.release()  # the other process built what was asked for
+                print(f"{spec.name}: published {published.version} by the other process -> {published.path}")
+                continue
         progress = Progress(spec.name, spec.progress_weights, bars=True)
         try:
-            ref = spec.train(home, args.quick, progress, seed=args.seed, **options)
+            with ProgressReporter(lock, progress):
+                ref = spec.train(home, args.quick, progress, seed=args.seed, **options)
         except KeyboardInterrupt:
             progress.close()
             print(f"\nmlbot: training {spec.name} interrupted; run the same command to resume", file=sys.stderr)
@@ -208,6 +222,8 @@ def _train(args, home: ModelHome) -> int:
         except UserFacingError as exc:
             progress.close()
             return _fail(str(exc))
+        finally:
+            lock.release()
         progress.close()
         card = ref.card
         print(f"{spec.name}: published {ref.version} in {card['training']['seconds']} s -> {ref.path}")
