@@ -11,6 +11,7 @@ from bot.services.tone import ToneService
 from bot.services.essay import EssayService
 from bot.services.tracks import TrackService
 from bot.services.friend import FriendService
+from bot.shards import ShardPlan
 from bot.training import BackgroundTrainer
 from bot.users import load_or_create_secret, user_key
 from ml.home import ModelHome
@@ -29,7 +30,9 @@ class App:
     def __init__(self, home: ModelHome | None = None, *, background_training: bool = False,
                  progress_bars: bool = False, quick_training: bool = False):
         self.home = home or ModelHome()
-        self.background_training = background_training
+        # MLBOT_BACKGROUND_TRAINING=0: this process never builds models (say, gateway processes
+        # on a machine whose models are provisioned, or trained, elsewhere).
+        self.background_training = background_training and os.environ.get("MLBOT_BACKGROUND_TRAINING", "1") != "0"
         self.db = open_database(sqlite_path=self.home.db_path)  # MLBOT_DATABASE_URL, else SQLite
         max_bytes = int(float(os.environ.get("MLBOT_CACHE_MAX_MB", DEFAULT_MAX_BYTES / 2**20)) * 2**20)
         self.cache = ResultCache(self.db, max_bytes=max_bytes)
@@ -46,6 +49,7 @@ class App:
         self.friend = FriendService(self)
         self._runtimes: dict[str, ServiceRuntime] = {}
         self._secret: bytes | None = None
+        self.shards: ShardPlan | None = None  # set by the Discord adapter when it holds shards
         self.started_at = time.time()
 
     async def start(self) -> "App":

@@ -13,7 +13,7 @@ _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9
 
 
 def register_secret(value: str) -> None:
-    if value:
+    if value and len(value) >= 8:  # a token that short is not a token; redacting it would mangle words
         _SECRETS.add(value)
 
 
@@ -31,10 +31,12 @@ class RedactSecrets(logging.Filter):
 def setup_logging(home: Path, console_level: int = logging.WARNING) -> Path:
     log_dir = home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    path = log_dir / "mlbot.log"
+    # Each gateway process of a cluster writes its own file (MLBOT_LOG_FILE_NAME), since a
+    # rotating file cannot be shared between processes.
+    path = log_dir / Path(os.environ.get("MLBOT_LOG_FILE_NAME", "mlbot.log")).name
     redact = RedactSecrets()
     file_handler = logging.handlers.RotatingFileHandler(path, maxBytes=5 * 2**20, backupCount=3, encoding="utf-8")
-    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
     file_handler.addFilter(redact)
     stderr = logging.StreamHandler()
     stderr.setLevel(console_level)

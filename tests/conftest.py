@@ -152,6 +152,17 @@ def tiny_essay_root(tmp_path_factory, small_essay_corpus) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_tracks_root(tmp_path_factory) -> Path:
+    """A tracks GAN trained for seconds on the phrases of six works (TracksTrainConfig.quick)."""
+    from ml.home import ModelHome
+    from ml.tracks.train import TracksTrainConfig, train_tracks
+
+    root = tmp_path_factory.mktemp("tiny-tracks")
+    train_tracks(ModelHome(root), TracksTrainConfig.quick())
+    return root
+
+
+@pytest.fixture(scope="session")
 def tiny_friend_root(tmp_path_factory) -> Path:
     """A randomly initialised two-layer Llama with SmolLM2's tokenizer and chat template,
     published as the friend model: it talks nonsense, fast, through the real pipeline."""

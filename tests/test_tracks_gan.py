@@ -22,16 +22,6 @@ from tests.conftest import cancel_during
 from tests.music import c_major_phrase
 
 
-@pytest.fixture(scope="session")
-def tiny_tracks_root(tmp_path_factory) -> Path:
-    """A tracks GAN trained for seconds on the phrases of six works (TracksTrainConfig.quick)."""
-    from ml.tracks.train import TracksTrainConfig, train_tracks
-
-    root = tmp_path_factory.mktemp("tiny-tracks")
-    train_tracks(ModelHome(root), TracksTrainConfig.quick())
-    return root
-
-
 def _home_with_data(tiny_root: Path, root: Path) -> ModelHome:
     """A fresh home holding only the tiny run's prepared phrases (no parsing again)."""
     shutil.copytree(tiny_root / "models" / SERVICE / "data", root / "models" / SERVICE / "data")

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.adapters.cli_db import add_db_parser, run_db
+from bot.adapters.cli_gateway import GatewayRefused, add_cluster_parser, add_shard_options
 from bot.logs import register_secret, setup_logging
 from ml.home import ModelHome
 
@@ -27,10 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("console", help="chat with the bot in this terminal",
                    description="A REPL over the bot's commands (/help lists them). Missing models "
                                "are built in the background.")
-    sub.add_parser("run", help="start the bot: on Discord when DISCORD_TOKEN is set, else the console",
-                   description="Start the bot. With DISCORD_TOKEN (or DISCORD_TOKEN_FILE) set it connects to "
-                               "Discord; otherwise it opens the terminal console. Missing models are built in "
-                               "the background, one at a time.")
+    run = sub.add_parser("run", help="start the bot: on Discord when DISCORD_TOKEN is set, else the console",
+                         description="Start the bot. With DISCORD_TOKEN (or DISCORD_TOKEN_FILE) set it connects to "
+                                     "Discord; otherwise it opens the terminal console. Missing models are built in "
+                                     "the background, one at a time. --shard-count/--shard-ids run the gateway as "
+                                     "discord.py's AutoShardedClient holding those shards (several processes need "
+                                     "MLBOT_DATABASE_URL).")
+    add_shard_options(run)
+    add_cluster_parser(sub)
 
     train = sub.add_parser("train", help="build a service's model (with progress bars)",
                            description="Train a model and publish it under MLBOT_HOME with a model card. "
@@ -100,9 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     handler = {"console": _console, "run": _run, "train": _train, "eval": _eval, "digit": _digit,
                "tone": _tone, "essay": _essay,
-               "track": _track, "friend": _friend, "db": run_db}[args.command]
+               "track": _track, "friend": _friend, "db": run_db, "cluster": _cluster}[args.command]
     try:
         return handler(args, home)
+    except GatewayRefused as exc:
+        return _fail(str(exc))
     except KeyboardInterrupt:
         print("\nmlbot: interrupted", file=sys.stderr)
         return 130
@@ -172,13 +179,32 @@ def read_token() -> str | None:
 def _run(args, home: ModelHome) -> int:
     token = read_token()
     if token is None:
+        if getattr(args, "shard_count", None) or getattr(args, "shard_ids", None):
+            return _fail("--shard-count and --shard-ids are for Discord: set DISCORD_TOKEN (or DISCORD_TOKEN_FILE)")
         print("DISCORD_TOKEN is not set: starting the terminal console.", file=sys.stderr)
         return _console(args, home)
     register_secret(token)
+    from bot.adapters.cli_gateway import SqliteGatewayLock, plan_for_run, resolve_shard_count, shared_database_configured
     from bot.adapters.discord_bot import run_discord
 
+    if args.shard_count and args.shard_count.isdigit():
+        plan_for_run(int(args.shard_count), args.shard_ids, 1)  # refuse a bad request before any network
+    count, max_concurrency = asyncio.run(resolve_shard_count(args.shard_count, token))
+    shards = plan_for_run(count, args.shard_ids, max_concurrency)
     app, start = _open_app(home, background_training=True, progress_bars=True)
-    return asyncio.run(run_discord(app, start, token))
+    if shared_database_configured():
+        return asyncio.run(run_discord(app, start, token, shards))
+    with SqliteGatewayLock(home):
+        return asyncio.run(run_discord(app, start, token, shards))
+
+
+def _cluster(args, home: ModelHome) -> int:
+    from bot.adapters.cli_gateway import run_cluster
+
+    token = read_token()
+    if token is not None:
+        register_secret(token)
+    return run_cluster(args, home, token)
 
 
 def _train(args, home: ModelHome) -> int:

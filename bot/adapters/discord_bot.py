@@ -7,6 +7,9 @@
   Mentioning the bot (`@mlbot digit`) and DMs work without the intent.
 * Commands are synced at start only when their payload changed (hash kept in SQLite).
 * MLBOT_DISCORD_API_BASE / MLBOT_DISCORD_GATEWAY_URL point the client at another endpoint.
+* With a ShardPlan the client is an AutoShardedClient holding those shards: it answers the
+  servers on them, posts only their daily tracks, and takes identify turns from the shared
+  database so several processes never identify too fast for Discord.
 """
 from __future__ import annotations
 
@@ -30,8 +33,10 @@ from bot.commands.parsing import bind_arguments, resolve_command_name, typed_wor
 from bot.services.daily_track import ChannelUnavailable, DailyTrackScheduler, utc_now
 from bot.adapters.discord_render import DEFAULT_FILE_LIMIT, render
 from bot.reply import Reply
+from bot.shards import ShardPlan, identify_spacing
 from bot.commands.config import watch_key
 from ml.errors import InputError, UserFacingError
+from storage.identify import IdentifyTurns
 from storage.tone_watch import record_watch
 
 log = logging.getLogger(__name__)
@@ -76,11 +81,15 @@ def attachment_input(attachment: discord.Attachment) -> InputFile:
 
 class MlBotClient(discord.Client):
     def __init__(self, app: App, intents: discord.Intents, guild_ids: list[int] | None = None,
-                 schedule_clock: Callable[[], Any] | None = None, schedule_interval: float = 30.0, **options: Any):
+                 schedule_clock: Callable[[], Any] | None = None, schedule_interval: float = 30.0,
+                 shards: ShardPlan | None = None, **options: Any):
         # mlbot does no voice: skip discord.py's warnings about voice libraries.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        if shards is not None:
+            options.update(shard_count=shards.count, shard_ids=list(shards.ids))
         super().__init__(intents=intents, **options)
         self.app = app
+        self.shard_plan = shards
         self.guild_ids = guild_ids or []
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self._on_tree_error
@@ -93,7 +102,7 @@ class MlBotClient(discord.Client):
         self.scheduler_task: asyncio.Task | None = None
         # Tests give the daily-track scheduler their own clock and a short interval.
         self.scheduler = DailyTrackScheduler(app, self.post_to_channel, clock=schedule_clock or utc_now,
-                                             interval=schedule_interval)
+                                             interval=schedule_interval, shards=shards)
 
     # ----- start-up --------------------------------------------------------------------
     async def setup_hook(self) -> None:
@@ -101,6 +110,13 @@ class MlBotClient(discord.Client):
             log.warning("running without the Message Content intent: slash commands only "
                         "(prefix commands work in DMs and when the bot is mentioned)")
         await self.sync_commands_if_changed()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        if self.shard_plan is None or not self.app.db.shared:
+            return await super().before_identify_hook(shard_id, initial=initial)
+        bucket = (shard_id or 0) % max(1, self.shard_plan.max_concurrency)
+        waited = await IdentifyTurns(self.app.db, identify_spacing()).wait_turn(bucket)
+        log.info("shard %s: identifying (waited %.1f s for bucket %d)", shard_id, waited, bucket)
 
     async def sync_commands_if_changed(self) -> int:
         """Sync only when the command payload differs from the last sync; returns syncs made."""
@@ -514,11 +530,18 @@ def _slash_command(client: MlBotClient, cmd: Command) -> app_commands.Command:
     return app_commands.Command(name=cmd.leaf, description=cmd.description[:100], callback=callback)
 
 
+class ShardedMlBotClient(MlBotClient, discord.AutoShardedClient):
+    """The same bot on discord.py's AutoShardedClient: one process, several shards."""
+
+
 class DiscordRunner:
     """Runs the client until a stop is requested, then shuts down cleanly."""
 
-    def __init__(self, app: App, token: str, guild_ids: list[int] | None = None, **client_options: Any):
+    def __init__(self, app: App, token: str, guild_ids: list[int] | None = None, shards: ShardPlan | None = None,
+                 **client_options: Any):
         self.app = app
+        self.shards = shards
+        app.shards = shards  # /status says which shards this process holds
         self.token = token
         self.guild_ids = guild_ids if guild_ids is not None else guild_ids_from_env()
         self.client_options = client_options
@@ -534,7 +557,8 @@ class DiscordRunner:
         intents.message_content = True
         try:
             while True:
-                self.client = MlBotClient(self.app, intents, self.guild_ids, **self.client_options)
+                client_class = ShardedMlBotClient if self.shards else MlBotClient
+                self.client = client_class(self.app, intents, self.guild_ids, shards=self.shards, **self.client_options)
                 outcome = await self._connect(self.client)
                 if outcome is not RETRY_SLASH_ONLY:
                     return outcome
@@ -572,10 +596,27 @@ class DiscordRunner:
         return 0
 
 
-async def run_discord(app: App, start, token: str) -> int:
+async def fetch_gateway_bot(token: str) -> tuple[int, int]:
+    """Discord's recommended shard count and max_concurrency (GET /gateway/bot)."""
+    import aiohttp
+
+    url = f"{discord.http.Route.BASE}/gateway/bot"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url, headers={"Authorization": f"Bot {token}"},
+                               timeout=aiohttp.ClientTimeout(total=30)) as response:
+            if response.status == 401:
+                raise discord.LoginFailure("Discord refused the token")
+            response.raise_for_status()
+            body = await response.json(content_type=None)
+    return int(body["shards"]), int(body["session_start_limit"]["max_concurrency"])
+
+
+async def run_discord(app: App, start, token: str, shards: ShardPlan | None = None) -> int:
     point_at_endpoints()
     await start()
-    runner = DiscordRunner(app, token)
+    if shards is not None:
+        log.info("holding %s", shards.describe())
+    runner = DiscordRunner(app, token, shards=shards)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runner.request_stop)

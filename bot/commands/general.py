@@ -1,10 +1,13 @@
 """/help, /about, /status and /forget."""
 from __future__ import annotations
 
+import os
+
 import bot
 from bot.app import models_overview
 from bot.commands.base import REGISTRY, CommandContext, command
 from bot.reply import Reply
+from bot.shards import shard_of
 from ml.progress import format_duration
 
 
@@ -35,6 +38,11 @@ async def status(ctx: CommandContext) -> Reply:
     stats = await ctx.app.cache.stats()
     fields.append(("cache", f"{stats['entries']} results, {stats['bytes'] / 2**20:.1f} of "
                             f"{stats['max_bytes'] / 2**20:.0f} MiB, {stats['hits']} hits"))
+    fields.append(("storage", ctx.app.db.dialect))
+    plan = ctx.app.shards
+    if plan is not None:
+        here = f"; this server is on shard {shard_of(ctx.guild_id, plan.count)}" if ctx.guild_id else ""
+        fields.append(("gateway", f"process {os.getpid()} holds {plan.describe()}{here}"))
     return Reply(title="Status", fields=fields, data={"fields": dict(fields)})
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from bot.reply import Reply
+from bot.shards import ShardPlan
 from ml.errors import ModelNotReady
 from storage.daily_tracks import FAILED, POSTED, SENDING, SKIPPED, DailyTrackStore, Schedule
 
@@ -51,14 +52,23 @@ def _local_post_time(schedule: Schedule, day: dt.date) -> dt.datetime:
 
 
 class DailyTrackScheduler:
-    def __init__(self, app: "App", poster: Poster, clock: Clock = utc_now, interval: float = 30.0):
+    def __init__(self, app: "App", poster: Poster, clock: Clock = utc_now, interval: float = 30.0,
+                 shards: ShardPlan | None = None):
         self.app = app
+        self.shards = shards  # with shards, only the servers on them are this process's to post
         self.store = DailyTrackStore(app.db)
         self.poster = poster
         self.clock = clock
         self.interval = interval
-        self.owner = uuid.uuid4().hex  # this process's claims
+        self.owner = uuid.uuid4().hex  # this process's claims (without shards)
         self._compose_failures: dict[tuple[str, str], int] = {}  # (server, day) -> failed compositions
+
+    async def _schedules(self) -> list[Schedule]:
+        schedules = await self.store.schedules()
+        return [s for s in schedules if self.shards is None or self.shards.owns(s.guild_id)]
+
+    def _claim_owner(self, guild_id: str) -> str:
+        return self.shards.claim_owner(guild_id) if self.shards else self.owner
 
     def _due_day(self, schedule: Schedule, now: dt.datetime) -> str | None:
         """Today's local date if today's post time has passed (and the schedule existed then)."""
@@ -71,7 +81,7 @@ class DailyTrackScheduler:
     async def catch_up(self) -> None:
         """Record the previous local day as skipped if its post never happened (bot was down)."""
         now = self.clock()
-        for schedule in await self.store.schedules():
+        for schedule in await self._schedules():
             local = now.astimezone(ZoneInfo(schedule.timezone))
             yesterday = local.date() - dt.timedelta(days=1)
             post_at = _local_post_time(schedule, yesterday)
@@ -86,7 +96,7 @@ class DailyTrackScheduler:
         """Post every due track; returns how many were posted."""
         now = self.clock()
         posted = 0
-        for schedule in await self.store.schedules():
+        for schedule in await self._schedules():
             day = self._due_day(schedule, now)
             if day is not None:
                 posted += await self._post(schedule, day, now)
@@ -94,7 +104,8 @@ class DailyTrackScheduler:
 
     async def _post(self, schedule: Schedule, day: str, now: dt.datetime) -> int:
         seed = seed_for(schedule.guild_id, day)
-        if not await self.store.claim(schedule.guild_id, day, seed, self.owner, now=now.timestamp()):
+        if not await self.store.claim(schedule.guild_id, day, seed, self._claim_owner(schedule.guild_id),
+                                      now=now.timestamp()):
             return 0  # posted, being posted, failed or skipped: never twice
         try:
             reply = await self.app.tracks.daily_reply(seed, day)

@@ -7,6 +7,12 @@ It enforces the rules a bot must respect, answering with Discord's own error cod
 Faults can be injected on demand: 429s (with the Via header discord.py needs to retry),
 5xx errors, and gateway disconnects (op 7 RECONNECT or a close code).
 
+Shards: GET /gateway/bot answers `shards` and `max_concurrency`; IDENTIFY carries
+`shard: [id, count]`; each server (add_guild makes more) belongs to shard (id >> 22) % count
+and its events go only to that shard's connection (DMs to shard 0); with identify_window
+set, an identify too soon after another in its bucket (shard_id % max_concurrency) is
+invalidated with op 9, as Discord does.
+
 Bot messages in channels can be edited (each edit is timed, for pacing checks), typing is
 recorded, and threads can be started from messages (refused with 403 when allow_threads is off).
 
@@ -31,6 +37,11 @@ MESSAGE_CONTENT_INTENT = 1 << 15
 EPHEMERAL = 1 << 6
 DEFAULT_FILE_LIMIT = 10 * 1024 * 1024
 REQUEST_LIMIT = 25 * 1024 * 1024
+
+
+def shard_of(guild_id: str, shard_count: int) -> int:
+    """The shard a server's events go to (Discord's Gateway docs: (guild_id >> 22) % num_shards)."""
+    return (int(guild_id) >> 22) % shard_count
 
 
 class DiscordError(Exception):
@@ -110,6 +121,7 @@ class InteractionRecord:
 class Session:
     session_id: str
     intents: int
+    shard: tuple[int, int] = (0, 1)
     seq: int = 0
     sent: list[dict] = field(default_factory=list)  # dispatches, replayed on RESUME
     ws: web.WebSocketResponse | None = None
@@ -118,7 +130,8 @@ class Session:
 class FakeDiscord:
     def __init__(self, token: str = "fake-token.for-tests.only", *, grant_message_content: bool = True,
                  heartbeat_interval_ms: int = 1000, ack_window: float = 3.0, token_lifetime: float = 900.0,
-                 attachment_size_limit: int = DEFAULT_FILE_LIMIT, allow_threads: bool = True, port: int = 0):
+                 attachment_size_limit: int = DEFAULT_FILE_LIMIT, allow_threads: bool = True, port: int = 0,
+                 shards: int = 1, max_concurrency: int = 1, identify_window: float = 0.0):
         self.token = token
         self.grant_message_content = grant_message_content
         self.heartbeat_interval_ms = heartbeat_interval_ms
@@ -134,6 +147,17 @@ class FakeDiscord:
         self.channel_id = p.snowflake()
         # A channel where @everyone (the bot too) may read but not send: Discord answers 403.
         self.readonly_channel_id = p.snowflake()
+        # More servers (guild id -> its one text channel's id), on the shards they are made for.
+        self.extra_guilds: dict[str, str] = {}
+        # What GET /gateway/bot answers, and Discord's rule that identifies in one bucket
+        # (shard_id % max_concurrency) are `identify_window` seconds apart (Discord: 5 s; off
+        # by default so single-connection tests can restart the bot at once).
+        self.recommended_shards = shards
+        self.max_concurrency = max_concurrency
+        self.identify_window = identify_window
+        self.last_identify: dict[int, float] = {}  # bucket -> monotonic time
+        self.shard_sessions: dict[int, Session] = {}  # shard id -> its live session
+        self.rejected_identifies = 0
         self.users: dict[str, dict] = {}
         self.permissions: dict[str, int] = {}
         self.dm_channels: dict[str, dict] = {}
@@ -229,18 +253,39 @@ class FakeDiscord:
     def _member(self, user_payload: dict) -> dict:
         return p.member(user_payload, self.permissions.get(user_payload["id"], p.BASIC_MEMBER_PERMISSIONS))
 
-    def _guild_payload(self) -> dict:
+    def add_guild(self, shard: int, shard_count: int) -> tuple[str, str]:
+        """Another server, with an id that puts it on `shard` of `shard_count` ((id >> 22) % count,
+        as Discord places servers); returns (guild id, its #general's id)."""
+        while True:
+            guild_id = p.snowflake()
+            if shard_of(guild_id, shard_count) == shard and guild_id not in self.extra_guilds:
+                break
+            time.sleep(0.001)  # the next millisecond gives the next shard
+        self.extra_guilds[guild_id] = p.snowflake()
+        return guild_id, self.extra_guilds[guild_id]
+
+    def all_guilds(self) -> dict[str, str]:
+        """guild id -> its #general's id, for every server the bot is in."""
+        return {self.guild_id: self.channel_id, **self.extra_guilds}
+
+    def _guild_payload(self, guild_id: str | None = None) -> dict:
+        if guild_id is not None and guild_id != self.guild_id:
+            channels = [p.text_channel(self.extra_guilds[guild_id], guild_id, "general")]
+            return self._guild_with(guild_id, f"Server {guild_id[-4:]}", channels, [])
         readonly = p.text_channel(self.readonly_channel_id, self.guild_id, "news", position=1)
         readonly["permission_overwrites"] = [{"id": self.guild_id, "type": 0, "allow": "0", "deny": str(SEND_MESSAGES)}]
         channels = [p.text_channel(self.channel_id, self.guild_id, "general"), readonly]
+        return self._guild_with(self.guild_id, "Test Server", channels, list(self.threads.values()))
+
+    def _guild_with(self, guild_id: str, name: str, channels: list[dict], threads: list[dict]) -> dict:
         members = [self._member(u) for u in self.users.values()]
         members.append(p.member(self.bot_user, p.BASIC_MEMBER_PERMISSIONS))
         # The bot can see whether it may start threads, as it would on Discord.
         everyone = p.BASIC_MEMBER_PERMISSIONS | (p.CREATE_PUBLIC_THREADS | p.SEND_MESSAGES_IN_THREADS
                                                  if self.allow_threads else 0)
-        roles = [p.role(self.guild_id, "@everyone", everyone)]
+        roles = [p.role(guild_id, "@everyone", everyone)]
         owner = next(iter(self.users.values()))["id"]
-        return p.guild(self.guild_id, "Test Server", owner, channels, members, roles, list(self.threads.values()))
+        return p.guild(guild_id, name, owner, channels, members, roles, threads)
 
     def dm_channel_for(self, user_payload: dict) -> dict:
         if user_payload["id"] not in self.dm_channels:
@@ -251,6 +296,9 @@ class FakeDiscord:
         """The guild a known channel is in (None for a DM); Discord answers 404 for others."""
         if channel_id in (self.channel_id, self.readonly_channel_id) or channel_id in self.threads:
             return self.guild_id
+        for guild_id, general in self.extra_guilds.items():
+            if channel_id == general:
+                return guild_id
         if any(c["id"] == channel_id for c in self.dm_channels.values()):
             return None
         raise DiscordError(404, 10003, "Unknown Channel")
@@ -302,9 +350,12 @@ class FakeDiscord:
     async def run_slash(self, user_name: str, name: str, options: dict[str, Any] | None = None, *,
                         subcommand: str | None = None, dm: bool = False,
                         files: dict[str, tuple[str, bytes, str | None]] | None = None,
-                        guild_command: bool = False) -> InteractionRecord:
-        """Dispatch INTERACTION_CREATE as Discord does when a user runs a slash command."""
+                        guild_command: bool = False, guild_id: str | None = None) -> InteractionRecord:
+        """Dispatch INTERACTION_CREATE as Discord does when a user runs a slash command
+        (in #general of the first server, or of `guild_id`)."""
         invoker = self.users[user_name]
+        guild_id = guild_id or self.guild_id
+        channel_id = self.all_guilds()[guild_id]
         command = self._find_command(name, guild_command)
         option_list, resolved = [], {}
         for option_name, value in list((options or {}).items()):
@@ -313,7 +364,7 @@ class FakeDiscord:
                 option_list.append({"name": option_name, "type": 7, "value": value.id})
                 resolved.setdefault("channels", {})[value.id] = {
                     "id": value.id, "name": value.name, "type": 0, "permissions": str(p.BASIC_MEMBER_PERMISSIONS),
-                    "guild_id": self.guild_id}
+                    "guild_id": guild_id}
         for option_name, (filename, data, content_type) in (files or {}).items():
             attachment = self._store_attachment(filename, data, content_type)
             resolved[attachment["id"]] = attachment
@@ -341,18 +392,18 @@ class FakeDiscord:
             "locale": "en-US",
             "attachment_size_limit": self.attachment_size_limit,
             "entitlements": [],
-            "authorizing_integration_owners": {"0": self.guild_id} if not dm else {"1": invoker["id"]},
+            "authorizing_integration_owners": {"0": guild_id} if not dm else {"1": invoker["id"]},
             "app_permissions": str(p.BASIC_MEMBER_PERMISSIONS),
         }
         if dm:
             channel = self.dm_channel_for(invoker)
             payload.update(channel_id=channel["id"], channel=channel, user=invoker, context=1)
         else:
-            channel = p.text_channel(self.channel_id, self.guild_id, "general")
-            payload.update(guild_id=self.guild_id, channel_id=self.channel_id, channel=channel,
+            channel = p.text_channel(channel_id, guild_id, "general")
+            payload.update(guild_id=guild_id, channel_id=channel_id, channel=channel,
                            member=self._member(invoker), guild_locale="en-US", context=0)
             if guild_command:
-                data["guild_id"] = self.guild_id
+                data["guild_id"] = guild_id
         record = InteractionRecord(interaction_id, token, payload, time.monotonic())
         self.interactions[interaction_id] = record
         await self._dispatch("INTERACTION_CREATE", payload)
@@ -478,8 +529,8 @@ class FakeDiscord:
         return json_response({"url": self.gateway_url})
 
     async def _get_gateway_bot(self, request):
-        return json_response({"url": self.gateway_url, "shards": 1, "session_start_limit": {
-            "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}})
+        return json_response({"url": self.gateway_url, "shards": self.recommended_shards, "session_start_limit": {
+            "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": self.max_concurrency}})
 
     def _echo_commands(self, commands: list[dict], guild_id: str | None) -> list[dict]:
         echoed = []
@@ -744,10 +795,20 @@ class FakeDiscord:
         raise DiscordError(400, 50033, "Invalid Recipient(s)")
 
     # ----- Gateway ---------------------------------------------------------------------
-    async def _dispatch(self, event: str, data: dict, message_event: bool = False) -> None:
-        session = self.current_session
+    def _session_for(self, guild_id: str | None) -> Session | None:
+        """A server's events go to the connection holding its shard; DMs go to shard 0."""
+        if not self.shard_sessions:
+            return self.current_session
+        count = next(iter(self.shard_sessions.values())).shard[1]
+        return self.shard_sessions.get(shard_of(guild_id, count) if guild_id else 0)
+
+    async def _dispatch(self, event: str, data: dict, message_event: bool = False,
+                        session: Session | None = None) -> None:
         if session is None:
-            raise RuntimeError("the bot is not connected to the gateway")
+            guild_id = data.get("id") if event == "GUILD_CREATE" else data.get("guild_id")
+            session = self._session_for(guild_id)
+        if session is None:
+            raise RuntimeError("no gateway connection holds the shard of this event")
         if message_event and not (session.intents & MESSAGE_CONTENT_INTENT):
             mentioned = any(u["id"] == self.app_id for u in data.get("mentions", []))
             if data.get("guild_id") and not mentioned:
@@ -781,10 +842,16 @@ class FakeDiscord:
                 if intents & MESSAGE_CONTENT_INTENT and not self.grant_message_content:
                     await ws.close(code=4014, message=b"Disallowed intent(s).")
                     break
+                shard = tuple(data.get("shard") or (0, 1))
+                if not self._identify_allowed(shard):
+                    # Too soon after another identify in this bucket: Discord invalidates it.
+                    await ws.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))
+                    continue
                 self.identifies += 1
-                session = Session(p.snowflake(), intents, ws=ws)
+                session = Session(p.snowflake(), intents, shard=shard, ws=ws)
                 self.sessions[session.session_id] = session
                 self.current_session = session
+                self.shard_sessions[shard[0]] = session
                 await self._send_ready(session)
             elif op == 6:
                 session = self.sessions.get(data.get("session_id"))
@@ -794,17 +861,40 @@ class FakeDiscord:
                 self.resumes += 1
                 session.ws = ws
                 self.current_session = session
+                self.shard_sessions[session.shard[0]] = session
                 for missed in [f for f in session.sent if f["s"] > int(data.get("seq") or 0)]:
                     await ws.send_str(json.dumps(missed))
                 session.seq += 1
                 await ws.send_str(json.dumps({"op": 0, "t": "RESUMED", "s": session.seq, "d": {}}))
         return ws
 
+    def _identify_allowed(self, shard: tuple[int, int]) -> bool:
+        shard_id, count = shard
+        if not 0 <= shard_id < count:
+            self.errors.append({"rule": "shard id out of range", "shard": list(shard)})
+            return False
+        if self.shard_sessions and next(iter(self.shard_sessions.values())).shard[1] != count:
+            self.errors.append({"rule": "shard count differs between connections", "shard": list(shard)})
+        bucket = shard_id % self.max_concurrency
+        now = time.monotonic()
+        last = self.last_identify.get(bucket)
+        if last is not None and now - last < self.identify_window:
+            self.rejected_identifies += 1
+            self.errors.append({"rule": f"identify within {self.identify_window} s of another in bucket {bucket}",
+                                "shard": list(shard)})
+            return False
+        self.last_identify[bucket] = now
+        return True
+
+    def guilds_of_shard(self, shard_id: int, shard_count: int) -> list[str]:
+        return [g for g in self.all_guilds() if shard_of(g, shard_count) == shard_id]
+
     async def _send_ready(self, session: Session) -> None:
+        shard_id, shard_count = session.shard
         ready = {
             "v": 10,
             "user": {**self.bot_user, "verified": True, "mfa_enabled": False, "email": None},
-            "guilds": [{"id": self.guild_id, "unavailable": True}],
+            "guilds": [{"id": g, "unavailable": True} for g in self.guilds_of_shard(shard_id, shard_count)],
             "session_id": session.session_id,
             "resume_gateway_url": self.gateway_url,
             "application": {"id": self.app_id, "flags": 0},
@@ -815,8 +905,9 @@ class FakeDiscord:
             "geo_ordered_rtc_regions": [],
             "session_type": "normal",
             "auth_session_id_hash": "",
-            "shard": [0, 1],
+            "shard": [shard_id, shard_count],
         }
-        await self._dispatch("READY", ready)
-        await self._dispatch("GUILD_CREATE", self._guild_payload())
+        await self._dispatch("READY", ready, session=session)
+        for guild_id in self.guilds_of_shard(shard_id, shard_count):
+            await self._dispatch("GUILD_CREATE", self._guild_payload(guild_id), session=session)
         self.ready.set()
