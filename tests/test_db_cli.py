@@ -75,6 +75,15 @@ async def test_copy_moves_every_row_twice_is_harmless_and_the_source_is_untouche
     code, out, _ = await run_cli(capsys, "db", "copy", "--from", source, "--to", target)
     assert code == 0 and "row counts match" in out and "carried over" in out
 
+    # ...and back again, into a fresh SQLite file: the same rows.
+    back = home.root / "back" / "mlbot.sqlite3"
+    code, out, _ = await run_cli(capsys, "db", "copy", "--from", target, "--to", f"sqlite://{back}", "--json")
+    assert code == 0 and json.loads(out)["complete"]
+    async with open_database(f"sqlite://{back}") as copy, open_database(source) as original:
+        counts, expected = await copy.row_counts(), await original.row_counts()
+        assert counts == {**expected, "bot_state": 1, "friend_turns": 3}  # the key, and the later turn
+        assert (await copy.fetchone("SELECT blob FROM cache WHERE key = 'k1'"))[0] == bytes(range(256)) * 40
+
 
 async def test_status_names_backend_version_and_counts(home, postgres, capsys, monkeypatch):
     await fill_sqlite_install(home)
