@@ -8,6 +8,10 @@ It prints the variables to start `mlbot run` with, then reads lines like:
     say bob !digit path/to/photo.png        (a user types a message with that file)
     dm bob digit path/to/photo.png          (the same, in a DM)
     drop                                    (the gateway asks the bot to reconnect)
+    servers                                 (the servers, each with its shard)
+With --shards N --servers M it recommends N shards (GET /gateway/bot), holds M servers spread
+over them, and spaces identifies 5 s per bucket as Discord does; `slash@K alice status` runs
+the command in server K (0-based, as `servers` lists them).
 """
 from __future__ import annotations
 
@@ -32,8 +36,11 @@ async def _show(fake: FakeDiscord, message) -> None:
         print(f"  [file {name}, {len(data)} bytes]")
 
 
-async def main_async(port: int) -> None:
-    fake = await FakeDiscord(port=port).start()
+async def main_async(port: int, shards: int = 1, servers: int = 1) -> None:
+    fake = await FakeDiscord(port=port, shards=shards, identify_window=5.0 if shards > 1 else 0.0).start()
+    for index in range(1, servers):
+        fake.add_guild(shard=index % shards, shard_count=shards)
+    guild_ids = list(fake.all_guilds())
     print(f"export DISCORD_TOKEN={fake.token}")
     print(f"export MLBOT_DISCORD_API_BASE={fake.api_base}")
     print(f"export MLBOT_DISCORD_GATEWAY_URL={fake.gateway_url}")
@@ -49,10 +56,14 @@ async def main_async(port: int) -> None:
         try:
             if words[0] == "drop":
                 await fake.drop_gateway()
-            elif words[0] == "slash":
+            elif words[0] == "servers":
+                for index, guild_id in enumerate(guild_ids):
+                    print(f"{index}: {guild_id} (shard {(int(guild_id) >> 22) % shards} of {shards})")
+            elif words[0].startswith("slash"):
+                server = int(words[0].partition("@")[2] or 0)
                 user, name, *rest = words[1:]
                 files = {"image": _file(rest[0])} if rest and Path(rest[0]).exists() else None
-                record = await fake.run_slash(user, name, files=files)
+                record = await fake.run_slash(user, name, files=files, guild_id=guild_ids[server])
                 await _show(fake, await fake.wait_for_reply(record, timeout=120))
             elif words[0] in ("say", "dm"):
                 user, *rest = words[1:]
@@ -71,7 +82,10 @@ async def main_async(port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
-    asyncio.run(main_async(parser.parse_args().port))
+    parser.add_argument("--shards", type=int, default=1, help="shards GET /gateway/bot recommends (default 1)")
+    parser.add_argument("--servers", type=int, default=1, help="servers the bot is in (default 1)")
+    args = parser.parse_args()
+    asyncio.run(main_async(args.port, args.shards, args.servers))
 
 
 if __name__ == "__main__":
