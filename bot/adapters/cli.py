@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "Interrupt with Ctrl-C: the next run resumes from the last checkpoint.")
     train.add_argument("service", help="a service name (digits, tone, friend, essay, tracks) or 'all'")
     train.add_argument("--quick", action="store_true", help="a small model in seconds (smoke tests)")
+    train.add_argument("--no-bars", action="store_true", help="no progress bars (progress still goes to the "
+                                                              "build status file the bot reads)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same model")
     train.add_argument("--corpus", metavar="DIR", help="essay: a folder of .txt/.md essays to learn a style from")
     train.add_argument("--name", help="essay: the style's name for --corpus (letters, digits, - and _)")
@@ -237,7 +239,7 @@ def _train(args, home: ModelHome) -> int:
                 lock.release()  # the other process built what was asked for
                 print(f"{spec.name}: published {published.version} by the other process -> {published.path}")
                 continue
-        progress = Progress(spec.name, spec.progress_weights, bars=True)
+        progress = Progress(spec.name, spec.progress_weights, bars=not getattr(args, "no_bars", False))
         try:
             with ProgressReporter(lock, progress):
                 ref = spec.train(home, args.quick, progress, seed=args.seed, **options)
