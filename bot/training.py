@@ -144,7 +144,7 @@ class BackgroundTrainer:
         if service not in self.building:
             ahead = self.queue[: self.queue.index(service)]
             if not ahead:
-                return f"the {service} model is about to be trained"
+                return f"the {service} model is still training (starting)"
             return f"the {service} model is waiting to be trained, after {', '.join(ahead)}"
         status = BuildLock(self.home, service).holder()
         if status is None:
