@@ -80,6 +80,16 @@ class App:
             self._runtimes[service] = ServiceRuntime(service, workers=1, queue_limit=64)
         return self._runtimes[service]
 
+    async def inference_health(self) -> str:
+        """What answers model calls, or raises when it cannot (for /healthz)."""
+        dead = [name for name, runtime in self._runtimes.items() if runtime.closed]
+        if dead:
+            raise RuntimeError(f"the local runtime of {', '.join(dead)} is shut down")
+        return "local (threads in this process)"
+
+    def runtimes(self) -> dict[str, ServiceRuntime]:
+        return dict(self._runtimes)
+
     def keyed_hash(self, text: str) -> str:
         """A hash that cannot be reversed by hashing guesses without this install's secret."""
         assert self._secret is not None, "App.start() first"

@@ -63,6 +63,8 @@ class ServiceRuntime:
         self._mean_seconds = 0.5  # running estimate of one call, for "try again in N s"
         self.calls = 0
         self.shared_calls = 0
+        self.busy_answers = 0  # calls refused with Busy (for /metrics)
+        self._closed = False
 
     @property
     def pending(self) -> int:
@@ -76,6 +78,7 @@ class ServiceRuntime:
             self.shared_calls += 1
             return await asyncio.shield(self._inflight[key])
         if self._admitted >= self.workers + self.queue_limit:
+            self.busy_answers += 1
             raise Busy(self.name, self.retry_after())
         loop = asyncio.get_running_loop()
         self._admitted += 1
@@ -102,7 +105,12 @@ class ServiceRuntime:
             self.calls += 1
             self._mean_seconds = 0.8 * self._mean_seconds + 0.2 * elapsed
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def shutdown(self, wait: bool = True) -> None:
+        self._closed = True
         self._executor.shutdown(wait=wait, cancel_futures=not wait)
 
 

@@ -47,11 +47,15 @@ class ResultCache:
     def __init__(self, db: Database, max_bytes: int = DEFAULT_MAX_BYTES):
         self.db = db
         self.max_bytes = max_bytes
+        self.hits = 0    # lookups answered from the cache by this process (for /metrics)
+        self.misses = 0
 
     async def get(self, key: str, user_key: str | None = None) -> CachedResult | None:
         row = await self.db.fetchone("SELECT result, blob, hits FROM cache WHERE key = ?", (key,))
         if row is None:
+            self.misses += 1
             return None
+        self.hits += 1
         async with self.db.transaction() as tx:
             await tx.execute("UPDATE cache SET hits = hits + 1, last_used_at = ? WHERE key = ?", (time.time(), key))
             await self._note_user(tx, key, user_key)

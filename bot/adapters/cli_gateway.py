@@ -121,6 +121,8 @@ class Cluster:
 
     async def _spawn(self, index: int) -> asyncio.subprocess.Process:
         env = {**os.environ, "MLBOT_LOG_FILE_NAME": f"gateway-{index}.log", "MLBOT_CLUSTER_INDEX": str(index)}
+        if os.environ.get("MLBOT_METRICS_PORT", "").isdigit():  # one port each: base, base + 1, ...
+            env["MLBOT_METRICS_PORT"] = str(int(os.environ["MLBOT_METRICS_PORT"]) + index)
         process = await asyncio.create_subprocess_exec(*self.command(index), env=env)
         self.children[index] = process
         log.info("gateway process %d (pid %d) holds shards %s of %d", index, process.pid,

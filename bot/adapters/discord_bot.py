@@ -27,6 +27,7 @@ import discord
 import yarl
 from discord import app_commands
 
+from bot.adapters.health import HealthServer, metrics_port
 from bot.app import App
 from bot.commands import GROUP_DESCRIPTIONS, REGISTRY, Command, CommandContext, InputFile, OptionKind, run_command
 from bot.commands.parsing import bind_arguments, resolve_command_name, typed_words
@@ -542,6 +543,8 @@ class DiscordRunner:
         self.app = app
         self.shards = shards
         app.shards = shards  # /status says which shards this process holds
+        self.health_port = client_options.pop("health_port", None)  # tests: 0 = any free port
+        self.health: HealthServer | None = None
         self.token = token
         self.guild_ids = guild_ids if guild_ids is not None else guild_ids_from_env()
         self.client_options = client_options
@@ -555,6 +558,11 @@ class DiscordRunner:
         """0 after a requested stop, 2 if Discord refused the token, 1 if the connection failed."""
         intents = discord.Intents.default()
         intents.message_content = True
+        health = None
+        port = metrics_port() if self.health_port is None else self.health_port
+        if port is not None:
+            health = await HealthServer(self.app, lambda: self.client, port).start()
+            self.health = health
         try:
             while True:
                 client_class = ShardedMlBotClient if self.shards else MlBotClient
@@ -571,6 +579,8 @@ class DiscordRunner:
                     log.info("stopping: finishing commands in flight")
                 await self.client.drain()
                 await self.client.close()
+            if health is not None:
+                await health.stop()
             await self.app.close()
 
     async def _connect(self, client: MlBotClient):

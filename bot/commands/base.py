@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from bot.reply import Reply
-from ml.errors import InputError, UserFacingError
+from bot.metrics import record_command
+from ml.errors import Busy, InputError, ModelNotReady, UserFacingError
 from storage.cooldowns import Limit
 from storage.db import DatabaseError
 
@@ -158,6 +159,8 @@ async def run_command(name: str, ctx: CommandContext, **arguments: Any) -> Reply
     """Run a command for any adapter: user errors become one line, crashes are logged."""
     cmd = REGISTRY[name]
     charged: tuple[list[Limit], float] | None = None
+    started = time.perf_counter()
+    outcome = "ok"
     try:
         check_option_bounds(cmd, arguments)
         if cmd.manage_server:
@@ -170,14 +173,20 @@ async def run_command(name: str, ctx: CommandContext, **arguments: Any) -> Reply
         reply = await cmd.handler(ctx, **arguments)
         if cmd.ephemeral:
             reply.ephemeral = True
+        if reply.is_error:
+            outcome = "refused"
+        record_command(name, ctx.adapter, outcome, time.perf_counter() - started)
         return reply
     except UserFacingError as exc:
+        outcome = {Busy: "busy", CoolingDown: "cooling_down", ModelNotReady: "not_ready"}.get(type(exc), "refused")
         log.info("/%s refused for a %s user: %s", name, ctx.adapter, exc, exc_info=exc.__cause__ is not None)
         reply = Reply.error(str(exc))
     except DatabaseError as exc:  # e.g. the PostgreSQL server went away: the next command retries
+        outcome = "database_error"
         log.warning("/%s: %s", name, exc, exc_info=exc.__cause__)
         reply = Reply.error(str(exc))
     except Exception:
+        outcome = "crashed"
         incident = uuid.uuid4().hex[:8]
         log.exception("/%s failed (incident %s)", name, incident)
         reply = Reply.error(f"something went wrong on our side (incident {incident}); it was logged")
@@ -187,4 +196,5 @@ async def run_command(name: str, ctx: CommandContext, **arguments: Any) -> Reply
             await ctx.app.cooldowns.refund(*charged)
         except DatabaseError as exc:
             log.warning("/%s: the use could not be refunded: %s", name, exc)
+    record_command(name, ctx.adapter, outcome, time.perf_counter() - started)
     return reply
