@@ -42,6 +42,11 @@ class App:
         self.cooldowns = CooldownStore(self.db)
         self.state = BotState(self.db)
         self.trainer = BackgroundTrainer(self.home, bars=progress_bars, quick=quick_training)
+        from bot.inference import make_backend
+        from bot.inference.local import LocalBackend
+
+        self.local_inference = LocalBackend(self)
+        self.inference = make_backend(self)  # the local one unless MLBOT_RAY_ADDRESS is set
         self.digits = DigitService(self)
         self.tone = ToneService(self)
         self.essays = EssayService(self)
@@ -82,6 +87,9 @@ class App:
 
     async def inference_health(self) -> str:
         """What answers model calls, or raises when it cannot (for /healthz)."""
+        return await self.inference.health()
+
+    async def inference_health_local(self) -> str:
         dead = [name for name, runtime in self._runtimes.items() if runtime.closed]
         if dead:
             raise RuntimeError(f"the local runtime of {', '.join(dead)} is shut down")
@@ -106,6 +114,7 @@ class App:
     async def close(self) -> None:
         await self.trainer.stop()
         await self.friend.settle()
+        await self.inference.close()
         for runtime in self._runtimes.values():
             runtime.shutdown(wait=True)  # let in-flight work finish before the database closes
         await self.db.close()

@@ -333,14 +333,13 @@ class MlBotClient(discord.Client):
         if threshold is None:
             return
         try:
-            predictor = await self.app.tone.slot.get()
-            verdict = await self.app.runtime("tone").run(None, predictor.check, message.content, False)
+            scores = await self.app.tone.score(message.content)
         except UserFacingError as exc:  # model not ready, or nothing to read: stay quiet
             log.debug("tone watch skipped a message: %s", exc)
             return
-        flagged = verdict.passive_aggression * 100 >= float(threshold)
+        flagged = scores["passive_aggression"] * 100 >= float(threshold)
         await record_watch(self.app.db, self.app.keyed_hash(message.content),
-                           self.app.keyed_hash(str(message.channel.id)), verdict.passive_aggression, flagged)
+                           self.app.keyed_hash(str(message.channel.id)), scores["passive_aggression"], flagged)
         if flagged:
             await message.add_reaction(WATCH_EMOJI)
 

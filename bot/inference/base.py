@@ -1,0 +1,24 @@
+"""The interface every service calls its model through."""
+from __future__ import annotations
+
+from typing import Any, Hashable
+
+
+class InferenceBackend:
+    name = ""
+
+    async def version(self, service: str) -> str:
+        """The model version that answers for `service` (part of every cache key); raises
+        ModelNotReady with a one-line reason when there is none."""
+        raise NotImplementedError
+
+    async def call(self, service: str, operation: str, key: Hashable | None, *args: Any) -> Any:
+        """Run operations.OPERATIONS[service][operation] on the model; Busy when overloaded."""
+        raise NotImplementedError
+
+    async def health(self) -> str:
+        """A line on what answers, or raises saying what does not."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        pass
