@@ -93,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     friend.add_argument("--persona", help="set the persona it takes with this user (`default` resets it)")
     friend.add_argument("--json", action="store_true", help="print one JSON object")
     add_db_parser(sub)
+    serve = sub.add_parser("serve", help="deploy the models on Ray Serve (MLBOT_RAY_ADDRESS)",
+                           description="Deploy, or update, the Ray Serve application 'mlbot' on the cluster at "
+                                       "MLBOT_RAY_ADDRESS with each service's current model version. Run it again "
+                                       "after training to roll the new version out.")
+    serve.add_argument("--config", help="the deployments' settings (default deploy/serve.yaml)")
+    serve.add_argument("--model-home", help="where replicas find MLBOT_HOME (default: this machine's path; it must "
+                                            "be the same folder on every worker, e.g. a shared mount)")
+    serve.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -107,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     handler = {"console": _console, "run": _run, "train": _train, "eval": _eval, "digit": _digit,
                "tone": _tone, "essay": _essay,
-               "track": _track, "friend": _friend, "db": run_db, "cluster": _cluster}[args.command]
+               "track": _track, "friend": _friend, "db": run_db, "cluster": _cluster,
+               "serve": _serve}[args.command]
     try:
         return handler(args, home)
     except GatewayRefused as exc:
@@ -198,6 +207,38 @@ def _run(args, home: ModelHome) -> int:
         return asyncio.run(run_discord(app, start, token, shards))
     with SqliteGatewayLock(home):
         return asyncio.run(run_discord(app, start, token, shards))
+
+
+def _serve(args, home: ModelHome) -> int:
+    address = os.environ.get("MLBOT_RAY_ADDRESS", "").strip()
+    if not address:
+        return _fail("set MLBOT_RAY_ADDRESS to the Ray cluster (e.g. 127.0.0.1:6379, as `ray start --head` prints)")
+    from bot.inference.ray_auth import use_ray_token_if_present
+
+    use_ray_token_if_present()
+    import ray
+
+    from bot.inference.deploy import deploy, load_config
+    from bot.inference.serve_app import APP_NAME
+
+    try:
+        config = load_config(args.config)
+    except ValueError as exc:
+        return _fail(str(exc))
+    try:
+        ray.init(address=address, namespace=APP_NAME, log_to_driver=False)
+    except Exception as exc:
+        return _fail(f"cannot reach the Ray cluster at {address}: {str(exc).splitlines()[0] if str(exc) else exc}")
+    versions = deploy(home, config, args.model_home)
+    if args.json:
+        print(json.dumps({"application": APP_NAME, "versions": versions}))
+    else:
+        for service, version in versions.items():
+            print(f"{service}: {version} deployed")
+        missing = sorted(set(config) - set(versions))
+        if missing:
+            print(f"not deployed (no model built): {', '.join(missing)}")
+    return 0 if versions else 1
 
 
 def _cluster(args, home: ModelHome) -> int:

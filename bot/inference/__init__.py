@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 def make_backend(app: "App") -> InferenceBackend:
     address = os.environ.get("MLBOT_RAY_ADDRESS", "").strip()
     if address:
+        from bot.inference.ray_auth import use_ray_token_if_present
+
+        use_ray_token_if_present()
         from bot.inference.ray_backend import RayBackend  # imports ray: only when asked for
 
         return RayBackend(address)

@@ -1,0 +1,113 @@
+"""Model calls on the Ray Serve application "mlbot" (MLBOT_RAY_ADDRESS).
+
+Every call is awaited from asyncio through a DeploymentHandle (never a blocking .result() on
+the loop) and has a timeout (MLBOT_RAY_TIMEOUT, default 60 s). A full queue (Serve's
+BackPressureError) is "busy, try again in N s", as with the local backend; a replica that dies
+mid-request is retried once on another, then the user gets one line. The versions the
+deployments serve are asked for every 30 s, since they make the cache keys.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import Any, Hashable
+
+import ray
+from ray import serve
+from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError
+
+from bot.inference.base import InferenceBackend
+from bot.inference.operations import OPERATIONS
+from bot.inference.serve_app import APP_NAME
+from ml.errors import Busy, InputError, ModelNotReady, UserFacingError
+
+log = logging.getLogger(__name__)
+
+VERSION_TTL = 30.0
+BUSY_RETRY_SECONDS = 2.0
+REPLICA_LOST = (RayActorError, ActorDiedError, ActorUnavailableError, ReplicaUnavailableError)
+
+
+class RayBackend(InferenceBackend):
+    name = "ray"
+
+    def __init__(self, address: str, timeout: float | None = None):
+        self.address = address
+        self.timeout = timeout or float(os.environ.get("MLBOT_RAY_TIMEOUT", "60"))
+        self._versions: dict[str, tuple[str, float]] = {}
+        self._connected = asyncio.Lock()
+
+    async def _connect(self) -> None:
+        async with self._connected:
+            if not ray.is_initialized():
+                # Connecting takes a moment and blocks: on a thread, once.
+                try:
+                    await asyncio.to_thread(ray.init, address=self.address, namespace=APP_NAME, log_to_driver=False,
+                                            configure_logging=False)
+                except Exception as exc:
+                    log.error("cannot connect to Ray at %s", self.address, exc_info=exc)
+                    raise UserFacingError(f"the models on Ray (at {self.address}) cannot be reached right now; "
+                                          "try again in a moment") from exc
+                log.info("inference on Ray at %s", self.address)
+
+    def _handle(self, service: str, method: str):
+        return serve.get_deployment_handle(service, app_name=APP_NAME).options(method_name=method)
+
+    async def _await(self, service: str, method: str, *args: Any) -> Any:
+        response = self._handle(service, method).remote(*args)
+        try:
+            return await asyncio.wait_for(_awaited(response), self.timeout)
+        except asyncio.TimeoutError:
+            response.cancel()
+            raise UserFacingError(f"the {service} model on Ray did not answer in {self.timeout:.0f} s; "
+                                  "try again in a moment") from None
+
+    async def version(self, service: str) -> str:
+        if service not in OPERATIONS:
+            raise ModelNotReady(f"{service} does not run on Ray")
+        known = self._versions.get(service)
+        if known and time.monotonic() - known[1] < VERSION_TTL:
+            return known[0]
+        await self._connect()
+        try:
+            version = await self._await(service, "version")
+        except (DeploymentUnavailableError, ValueError, KeyError, RuntimeError) as exc:
+            raise ModelNotReady(f"the {service} model is not deployed on Ray: run `mlbot serve` "
+                                f"({type(exc).__name__})") from exc
+        self._versions[service] = (version, time.monotonic())
+        return version
+
+    async def call(self, service: str, operation: str, key: Hashable | None, *args: Any) -> Any:
+        await self._connect()
+        for attempt in (1, 2):
+            try:
+                answer = await self._await(service, operation, *args)
+                break
+            except BackPressureError:
+                raise Busy(service, BUSY_RETRY_SECONDS) from None
+            except REPLICA_LOST as exc:
+                if attempt == 2:
+                    log.error("%s on Ray: the replica was lost twice", service, exc_info=exc)
+                    raise UserFacingError(f"the {service} model on Ray stopped in the middle of your request; "
+                                          "try again in a moment") from exc
+                log.warning("%s on Ray: a replica was lost mid-request (%s); retrying", service, type(exc).__name__)
+        if "error" in answer:
+            if answer.get("user"):
+                raise InputError(answer["error"])
+            raise RuntimeError(f"{service} on Ray: {answer['error']}")
+        return answer["ok"]
+
+    async def health(self) -> str:
+        await self._connect()
+        versions = await asyncio.wait_for(_awaited(serve.get_deployment_handle("models", app_name=APP_NAME)
+                                                   .options(method_name="versions").remote()), 5)
+        for service in versions:
+            await asyncio.wait_for(_awaited(self._handle(service, "version").remote()), 5)
+        return f"ray at {self.address}: " + ", ".join(f"{s} {v}" for s, v in versions.items())
+
+
+async def _awaited(response):
+    return await response
