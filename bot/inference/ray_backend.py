@@ -38,6 +38,7 @@ class RayBackend(InferenceBackend):
         self.address = address
         self.timeout = timeout or float(os.environ.get("MLBOT_RAY_TIMEOUT", "60"))
         self._versions: dict[str, tuple[str, float]] = {}
+        self._asking: dict[str, asyncio.Lock] = {}
         self._connected = asyncio.Lock()
 
     async def _connect(self) -> None:
@@ -68,17 +69,20 @@ class RayBackend(InferenceBackend):
     async def version(self, service: str) -> str:
         if service not in OPERATIONS:
             raise ModelNotReady(f"{service} does not run on Ray")
-        known = self._versions.get(service)
-        if known and time.monotonic() - known[1] < VERSION_TTL:
-            return known[0]
-        await self._connect()
-        try:
-            version = await self._await(service, "version")
-        except (DeploymentUnavailableError, ValueError, KeyError, RuntimeError) as exc:
-            raise ModelNotReady(f"the {service} model is not deployed on Ray: run `mlbot serve` "
-                                f"({type(exc).__name__})") from exc
-        self._versions[service] = (version, time.monotonic())
-        return version
+        async with self._asking.setdefault(service, asyncio.Lock()):  # one question in flight per service
+            known = self._versions.get(service)
+            if known and time.monotonic() - known[1] < VERSION_TTL:
+                return known[0]
+            await self._connect()
+            try:
+                version = await self._await(service, "version")
+            except BackPressureError:
+                raise Busy(service, BUSY_RETRY_SECONDS) from None
+            except (DeploymentUnavailableError, ValueError, KeyError, RuntimeError) as exc:
+                raise ModelNotReady(f"the {service} model is not deployed on Ray: run `mlbot serve` "
+                                    f"({type(exc).__name__})") from exc
+            self._versions[service] = (version, time.monotonic())
+            return version
 
     async def call(self, service: str, operation: str, key: Hashable | None, *args: Any) -> Any:
         await self._connect()

@@ -1,0 +1,120 @@
+"""The Ray Serve backend against a real local Ray (started once for this module: about 10 s
+here), with the tiny digit and tone models: answers through Serve, batching, a replica killed
+mid-request, overload, and /healthz once the application is gone."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.commands import CommandContext, run_command
+from tests.conftest import bytes_input, install_models, mnist_png
+
+SMALL = {"num_replicas": 1, "num_cpus": 0.25, "max_ongoing_requests": 16, "max_queued_requests": 64,
+         "max_batch_size": 8, "batch_wait_timeout_s": 0.1}
+# The digit deployment takes one request at a time and queues one: easy to overload.
+TIGHT = {**SMALL, "max_ongoing_requests": 1, "max_queued_requests": 1, "max_batch_size": 1,
+         "batch_wait_timeout_s": 0.0}
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    from bot.inference.ray_auth import use_ray_token_if_present
+
+    use_ray_token_if_present()
+    import ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=80 * 2**20,
+             namespace="mlbot", log_to_driver=False, configure_logging=False)
+    yield ray.get_runtime_context().gcs_address
+    from ray import serve
+
+    serve.shutdown()
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def ray_home(ray_cluster, tmp_path_factory, tiny_model_root, tiny_tone_root):
+    """Models deployed once for the module (a deployment takes ~10 s: replicas load torch)."""
+    from bot.inference.deploy import deploy
+    from ml.home import ModelHome
+
+    home = ModelHome(tmp_path_factory.mktemp("ray-home"))
+    for root in (tiny_model_root, tiny_tone_root):
+        install_models(home, root)
+    deploy(home, {"digits": TIGHT, "tone": SMALL})
+    return home
+
+
+@pytest.fixture
+async def ray_app(ray_cluster, ray_home, monkeypatch):
+    from bot.app import App
+
+    monkeypatch.setenv("MLBOT_HOME", str(ray_home.root))
+    monkeypatch.setenv("MLBOT_RAY_ADDRESS", ray_cluster)
+    app = App(ray_home)
+    await app.start()
+    yield app
+    await app.close()
+
+
+def stats(service: str) -> dict:
+    from ray import serve
+
+    return serve.get_deployment_handle(service, app_name="mlbot").options(method_name="stats").remote().result()
+
+
+async def test_both_services_answer_through_serve_with_batches(ray_app, mnist):
+    assert ray_app.inference.name == "ray"
+    ctx = CommandContext(ray_app, "cli", "u")
+    digit = await run_command("digit", ctx, image=bytes_input(mnist_png(mnist, 0)))
+    assert not digit.is_error and (await asyncio.to_thread(stats, "digits"))["calls"] == 1
+    texts = [f"Thanks for finally replying, message {i}." for i in range(16)]
+    replies = await asyncio.gather(*(run_command("tone", ctx, text=t) for t in texts))
+    assert all(not r.is_error for r in replies), [r.text for r in replies if r.is_error]
+    seen = await asyncio.to_thread(stats, "tone")
+    assert seen["calls"] >= 16 and seen["max_batch"] > 1, seen
+    again = await run_command("tone", ctx, text=texts[0])
+    assert again.data["cached"] and again.data["model_version"] == seen["version"]  # same keys as local
+    bad = await run_command("digit", ctx, image=bytes_input(b"not an image"))
+    assert bad.is_error and "not an image" in bad.text  # the replica's input error, as one line
+    assert "ray at" in await ray_app.inference_health()
+
+
+async def test_a_replica_killed_mid_request_is_retried_or_one_line(ray_app):
+    import ray
+
+    ctx = CommandContext(ray_app, "cli", "u")
+    names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if "#tone#" in a["name"]]
+    assert names, "no tone replica found"
+    pending = [asyncio.create_task(run_command("tone", ctx, text=f"Sure, whatever works for you {i}."))
+               for i in range(8)]
+    await asyncio.sleep(0.05)
+    ray.kill(ray.get_actor(names[0], namespace="serve"), no_restart=True)
+    replies = await asyncio.gather(*pending)
+    for reply in replies:  # answered by a retry, or told plainly
+        assert not reply.is_error or "stopped in the middle of your request" in reply.text or \
+            "try again" in reply.text, reply.text
+    for _ in range(60):  # Serve starts a new replica; the bot was up all along
+        later = await run_command("tone", ctx, text="Thanks, that helps a lot.")
+        if not later.is_error:
+            break
+        await asyncio.sleep(1)
+    assert not later.is_error, later.text
+
+
+async def test_overload_is_busy_and_a_missing_application_is_unhealthy(ray_app, mnist):
+    from ray import serve
+
+    from bot.adapters.health import HealthServer
+
+    ctx = CommandContext(ray_app, "cli", "u")
+    await run_command("digit", ctx, image=bytes_input(mnist_png(mnist, 1)))  # the version is known
+    replies = await asyncio.gather(*(run_command("digit", ctx, image=bytes_input(mnist_png(mnist, i)))
+                                     for i in range(2, 14)))
+    busy = [r for r in replies if r.is_error]
+    assert busy and all("busy" in r.text and "try again in" in r.text for r in busy), [r.text for r in busy]
+    assert any(not r.is_error for r in replies)
+    await asyncio.to_thread(serve.delete, "mlbot")  # the backend is gone
+    report = await HealthServer(ray_app, lambda: None, 0).report()
+    assert not report["inference"]["ok"] and report["database"]["ok"]
