@@ -16,6 +16,15 @@ async def get(port: int, path: str) -> tuple[int, str, dict | None]:
             return response.status, text, body
 
 
+def sample(metrics: str, name: str) -> float:
+    """A sample's value in Prometheus text (0 when absent): counters are per process, so
+    tests compare before and after."""
+    for line in metrics.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 async def test_healthz_and_metrics_follow_the_process(home_with_model, point_discord_at, mnist):
     fake = await FakeDiscord(heartbeat_interval_ms=300).start()
     point_discord_at(fake)
@@ -24,16 +33,18 @@ async def test_healthz_and_metrics_follow_the_process(home_with_model, point_dis
     try:
         status, _, body = await get(port, "/healthz")
         assert status == 200 and body["ok"] and body["database"]["detail"] == "sqlite"
+        _, before, _ = await get(port, "/metrics")
         fake.add_user("carol")
         for user in ("alice", "carol"):  # a miss, then a hit (two users: no cooldown in the way)
             record = await fake.run_slash(user, "digit", files={"image": ("7.png", mnist_png(mnist, 0), "image/png")})
             await fake.wait_for_reply(record)
         await fake.wait_for_reply(await fake.run_slash("bob", "status"))
         _, metrics, _ = await get(port, "/metrics")
-        assert 'mlbot_commands_total{adapter="discord",command="status",outcome="ok"} 1.0' in metrics
-        assert 'mlbot_commands_total{adapter="discord",command="digit",outcome="ok"} 2.0' in metrics
-        assert 'mlbot_command_seconds_bucket{command="digit",le="+Inf"} 2.0' in metrics
-        assert 'mlbot_cache_lookups_total{result="hit"} 1.0' in metrics
+        for name, grew in (('mlbot_commands_total{adapter="discord",command="status",outcome="ok"}', 1),
+                           ('mlbot_commands_total{adapter="discord",command="digit",outcome="ok"}', 2),
+                           ('mlbot_command_seconds_bucket{command="digit",le="+Inf"}', 2)):
+            assert sample(metrics, name) - sample(before, name) == grew, name
+        assert sample(metrics, 'mlbot_cache_lookups_total{result="hit"}') == 1  # this app's own cache
         assert 'mlbot_queue_depth{service="digits"} 0.0' in metrics
         assert 'mlbot_gateway_latency_seconds{shard="0"}' in metrics
 
