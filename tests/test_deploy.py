@@ -2,8 +2,10 @@
 command and MLBOT_* variable they name exists in mlbot."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -55,10 +57,27 @@ def test_units_and_dockerfile_name_what_exists():
 
 def test_the_serve_config_deploys_known_services():
     from bot.inference.deploy import load_config
-    from bot.inference.serve_app import DEPLOYMENTS
+    from bot.inference.operations import OPERATIONS
 
     config = load_config(DEPLOY / "serve.yaml")
-    assert set(config) <= set(DEPLOYMENTS) and config["tone"]["autoscaling"]["max_replicas"] >= 1
+    assert set(config) <= set(OPERATIONS) and config["tone"]["autoscaling"]["max_replicas"] >= 1
+
+
+
+def test_ray_is_imported_only_when_used(tmp_path):
+    """The embedded default (and reading the Serve config) never imports Ray."""
+    script = ("import asyncio, sys\n"
+              "from bot.app import App\n"
+              "from bot.inference.deploy import load_config\n"
+              "load_config()\n"
+              "async def main():\n"
+              "    async with App():\n"
+              "        pass\n"
+              "asyncio.run(main())\n"
+              "assert 'ray' not in sys.modules, 'ray was imported'\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=SOURCES,
+                            env={**os.environ, "MLBOT_HOME": str(tmp_path), "MLBOT_RAY_ADDRESS": ""})
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_mlbot_serve_without_a_cluster_says_what_to_set(tmp_path):

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from bot.inference.operations import OPERATIONS
 from ml.home import ModelHome
 
 log = logging.getLogger(__name__)
@@ -22,11 +23,9 @@ def load_config(path: Path | str | None = None) -> dict[str, dict[str, Any]]:
     except (OSError, yaml.YAMLError) as exc:
         raise ValueError(f"cannot read the Serve config {path}: {exc}") from exc
     services = data.get("services") or {}
-    from bot.inference.serve_app import DEPLOYMENTS
-
-    unknown = sorted(set(services) - set(DEPLOYMENTS))
+    unknown = sorted(set(services) - set(OPERATIONS))  # checked without importing ray
     if unknown:
-        raise ValueError(f"{path}: no Serve deployment for {', '.join(unknown)} (there are: {', '.join(DEPLOYMENTS)})")
+        raise ValueError(f"{path}: no Serve deployment for {', '.join(unknown)} (there are: {', '.join(OPERATIONS)})")
     return services
 
 
