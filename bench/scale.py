@@ -5,7 +5,9 @@ from deploy/serve.yaml), each alone and while the bot's background trainer build
 model in its child process: 200 concurrent /digit interactions (photo-like renderings the
 cache has not seen) through the real discord.py client and the fake Discord. Measured:
 acknowledgement p99, answers per second, event-loop lag p99, the longest gap between gateway
-heartbeats (sent every second), and peak RSS of the bot process.
+heartbeats (sent every second), and peak RSS of the bot process. Each is run twice: the bot
+in this process, sharing its event loop with the fake Discord (loop lag measurable), and the
+bot as its own `mlbot run` process (the fake alone here, as Discord would be).
 
     python bench/scale.py [--requests 200] [--out bench/results/scale.json]   (needs a digit model)
 """
@@ -79,7 +81,7 @@ async def one_run(source: ModelHome, photos: list[bytes], training: bool, ray_ad
     gaps = [b - a for a, b in zip(beats, beats[1:])]
     acks = [r.ack_latency for r in records]
     result = {
-        "backend": app.inference.name, "training": training,
+        "backend": app.inference.name, "training": training, "bot": "with the fake, one loop",
         "requests": len(photos),
         "answered_with_a_reading": sum("Digit reader" in r.text for r in replies),
         "answered_busy_try_again": sum("busy, try again" in r.text for r in replies),
@@ -94,6 +96,69 @@ async def one_run(source: ModelHome, photos: list[bytes], training: bool, ray_ad
     await fake.stop()
     shutil.rmtree(home.root, ignore_errors=True)
     return result
+
+
+async def one_run_bot_process(source: ModelHome, photos: list[bytes], training: bool,
+                              ray_address: str | None) -> dict:
+    """The same wave with the bot as its own `mlbot run` process: the fake Discord alone on this
+    process's loop, as Discord would be. (No loop-lag probe inside the bot here.)"""
+    import subprocess
+
+    from storage import open_database
+    from storage.settings import GuildSettings
+    from bot.commands.config import SETTING_DEFAULTS
+
+    home = ModelHome(Path(tempfile.mkdtemp(prefix="mlbot-scale-")))
+    shutil.copytree(source.current("digits").path.parent, home.service_dir("digits"))
+    fake = await FakeDiscord(heartbeat_interval_ms=1000).start()
+    async with open_database(sqlite_path=home.db_path) as db:
+        settings = GuildSettings(db, SETTING_DEFAULTS)
+        await settings.set(fake.guild_id, "cooldown_seconds", "0")
+        await settings.set(fake.guild_id, "server_per_minute", "100000")
+    if training:  # only tone is missing from this home besides those below: it is what trains
+        for service in ("friend", "essay", "tracks"):
+            if source.current(service) is not None:
+                shutil.copytree(source.current(service).path.parent, home.service_dir(service), dirs_exist_ok=True)
+    env = {**os.environ, "MLBOT_HOME": str(home.root), "DISCORD_TOKEN": fake.token,
+           "MLBOT_DISCORD_API_BASE": fake.api_base, "MLBOT_DISCORD_GATEWAY_URL": fake.gateway_url,
+           "MLBOT_BACKGROUND_TRAINING": "1" if training else "0", "MLBOT_RAY_ADDRESS": ray_address or ""}
+    bot = subprocess.Popen([sys.executable, "-m", "bot.adapters.cli", "run"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        await fake.wait_until(lambda: fake.ready.is_set(), timeout=120, what="the bot to connect")
+        if training:
+            status = home.service_dir("tone") / ".build.json"
+            await fake.wait_until(lambda: status.exists(), timeout=120, what="the tone training to start")
+            await asyncio.sleep(15)
+        started = time.monotonic()
+        records = await asyncio.gather(*(
+            fake.run_slash(("alice", "bob")[i % 2], "digit", files={"image": (f"{i}.jpg", p, "image/jpeg")})
+            for i, p in enumerate(photos)))
+        replies = await asyncio.gather(*(fake.wait_for_reply(r, timeout=600) for r in records))
+        elapsed = time.monotonic() - started
+        await asyncio.sleep(3)
+        beats = [t for t in fake.heartbeats if t >= started]
+    finally:
+        bot.terminate()
+        try:
+            bot.wait(60)
+        except subprocess.TimeoutExpired:
+            bot.kill()
+        await fake.stop()
+        shutil.rmtree(home.root, ignore_errors=True)
+    gaps = [b - a for a, b in zip(beats, beats[1:])]
+    acks = [r.ack_latency for r in records]
+    return {
+        "backend": "ray" if ray_address else "local", "training": training, "bot": "own process",
+        "requests": len(photos),
+        "answered_with_a_reading": sum("Digit reader" in r.text for r in replies),
+        "answered_busy_try_again": sum("busy, try again" in r.text for r in replies),
+        "ack_p99_ms": ms(acks, 99), "ack_max_ms": round(max(acks) * 1000, 1),
+        "answers_per_second": round(len(replies) / elapsed, 1),
+        "loop_lag_p99_ms": None,
+        "heartbeat_gap_max_s": round(max(gaps), 2) if gaps else None,
+        "rule_violations": len(fake.errors),
+    }
 
 
 def start_ray_with_digits(source: ModelHome) -> str:
@@ -127,6 +192,8 @@ def main() -> None:
             photos = [render_photo([data.test_images[(i + 1000 * len(runs)) % 10000]], rng)
                       for i in range(args.requests)]  # new images every run: cache misses
             runs.append(asyncio.run(one_run(source, photos, training, address)))
+            print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
+            runs.append(asyncio.run(one_run_bot_process(source, photos, training, address)))
             print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
     result = {"benchmark": "scale", "machine": machine(),
               "peak_rss_mib_bot_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
