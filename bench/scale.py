@@ -46,6 +46,29 @@ def ms(values, q) -> float:
     return round(float(np.percentile(values, q)) * 1000, 1)
 
 
+async def wave(fake: FakeDiscord, photos: list[bytes]) -> dict:
+    """All the /digit interactions at once; the figures the fake saw."""
+    started = time.monotonic()
+    records = await asyncio.gather(*(
+        fake.run_slash(("alice", "bob")[i % 2], "digit", files={"image": (f"{i}.jpg", p, "image/jpeg")})
+        for i, p in enumerate(photos)))
+    replies = await asyncio.gather(*(fake.wait_for_reply(r, timeout=600) for r in records))
+    elapsed = time.monotonic() - started
+    await asyncio.sleep(3)  # heartbeats after the wave too
+    beats = [t for t in fake.heartbeats if t >= started]
+    gaps = [b - a for a, b in zip(beats, beats[1:])]
+    acks = [r.ack_latency for r in records]
+    return {
+        "requests": len(photos),
+        "answered_with_a_reading": sum("Digit reader" in r.text for r in replies),
+        "answered_busy_try_again": sum("busy, try again" in r.text for r in replies),
+        "ack_p99_ms": ms(acks, 99), "ack_max_ms": round(max(acks) * 1000, 1),
+        "answers_per_second": round(len(replies) / elapsed, 1),
+        "heartbeat_gap_max_s": round(max(gaps), 2) if gaps else None,
+        "rule_violations": len(fake.errors),
+    }
+
+
 async def one_run(source: ModelHome, photos: list[bytes], training: bool, ray_address: str | None) -> dict:
     home = ModelHome(Path(tempfile.mkdtemp(prefix="mlbot-scale-")))
     shutil.copytree(source.current("digits").path.parent, home.service_dir("digits"))
@@ -70,27 +93,9 @@ async def one_run(source: ModelHome, photos: list[bytes], training: bool, ray_ad
             await asyncio.sleep(0.1)
         await asyncio.sleep(15)  # into the training proper (torch loaded, batches running)
     async with LoopLagProbe() as probe:
-        started = time.monotonic()
-        records = await asyncio.gather(*(
-            fake.run_slash(("alice", "bob")[i % 2], "digit", files={"image": (f"{i}.jpg", p, "image/jpeg")})
-            for i, p in enumerate(photos)))
-        replies = await asyncio.gather(*(fake.wait_for_reply(r, timeout=600) for r in records))
-        elapsed = time.monotonic() - started
-        await asyncio.sleep(3)  # heartbeats after the wave too
-        beats = [t for t in fake.heartbeats if t >= started]
-    gaps = [b - a for a, b in zip(beats, beats[1:])]
-    acks = [r.ack_latency for r in records]
-    result = {
-        "backend": app.inference.name, "training": training, "bot": "with the fake, one loop",
-        "requests": len(photos),
-        "answered_with_a_reading": sum("Digit reader" in r.text for r in replies),
-        "answered_busy_try_again": sum("busy, try again" in r.text for r in replies),
-        "ack_p99_ms": ms(acks, 99), "ack_max_ms": round(max(acks) * 1000, 1),
-        "answers_per_second": round(len(replies) / elapsed, 1),
-        "loop_lag_p99_ms": round(probe.percentile(99) * 1000, 1),
-        "heartbeat_gap_max_s": round(max(gaps), 2) if gaps else None,
-        "rule_violations": len(fake.errors),
-    }
+        figures = await wave(fake, photos)
+    result = {"backend": app.inference.name, "training": training, "bot": "with the fake, one loop", **figures,
+              "loop_lag_p99_ms": round(probe.percentile(99) * 1000, 1)}
     runner.request_stop()
     await task
     await fake.stop()
@@ -130,14 +135,7 @@ async def one_run_bot_process(source: ModelHome, photos: list[bytes], training: 
             status = home.service_dir("tone") / ".build.json"
             await fake.wait_until(lambda: status.exists(), timeout=120, what="the tone training to start")
             await asyncio.sleep(15)
-        started = time.monotonic()
-        records = await asyncio.gather(*(
-            fake.run_slash(("alice", "bob")[i % 2], "digit", files={"image": (f"{i}.jpg", p, "image/jpeg")})
-            for i, p in enumerate(photos)))
-        replies = await asyncio.gather(*(fake.wait_for_reply(r, timeout=600) for r in records))
-        elapsed = time.monotonic() - started
-        await asyncio.sleep(3)
-        beats = [t for t in fake.heartbeats if t >= started]
+        figures = await wave(fake, photos)
     finally:
         bot.terminate()
         try:
@@ -146,19 +144,8 @@ async def one_run_bot_process(source: ModelHome, photos: list[bytes], training: 
             bot.kill()
         await fake.stop()
         shutil.rmtree(home.root, ignore_errors=True)
-    gaps = [b - a for a, b in zip(beats, beats[1:])]
-    acks = [r.ack_latency for r in records]
-    return {
-        "backend": "ray" if ray_address else "local", "training": training, "bot": "own process",
-        "requests": len(photos),
-        "answered_with_a_reading": sum("Digit reader" in r.text for r in replies),
-        "answered_busy_try_again": sum("busy, try again" in r.text for r in replies),
-        "ack_p99_ms": ms(acks, 99), "ack_max_ms": round(max(acks) * 1000, 1),
-        "answers_per_second": round(len(replies) / elapsed, 1),
-        "loop_lag_p99_ms": None,
-        "heartbeat_gap_max_s": round(max(gaps), 2) if gaps else None,
-        "rule_violations": len(fake.errors),
-    }
+    return {"backend": "ray" if ray_address else "local", "training": training, "bot": "own process", **figures,
+            "loop_lag_p99_ms": None}
 
 
 def start_ray_with_digits(source: ModelHome) -> str:

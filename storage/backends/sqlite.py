@@ -205,12 +205,11 @@ class SqliteDatabase(Database):
             lock.release()
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        async with self.conn.execute(sql, tuple(params)) as cursor:
-            return await cursor.fetchone()
+        # a read outside a transaction is the same statement on the same connection
+        return await SqliteTransaction(self.conn).fetchone(sql, params)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        async with self.conn.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+        return await SqliteTransaction(self.conn).fetchall(sql, params)
 
     async def _close_quietly(self) -> None:
         if self._conn is not None:
