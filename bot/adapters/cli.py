@@ -230,15 +230,28 @@ def _serve(args, home: ModelHome) -> int:
     except Exception as exc:
         return _fail(f"cannot reach the Ray cluster at {address}: {str(exc).splitlines()[0] if str(exc) else exc}")
     versions = deploy(home, config, args.model_home)
+    replicas = _replica_states(APP_NAME)
     if args.json:
-        print(json.dumps({"application": APP_NAME, "versions": versions}))
+        print(json.dumps({"application": APP_NAME, "versions": versions, "replicas": replicas}))
     else:
         for service, version in versions.items():
-            print(f"{service}: {version} deployed")
+            states = ", ".join(f"{n} {state.lower()}" for state, n in replicas.get(service, {}).items())
+            print(f"{service}: {version} deployed ({states or 'no replicas yet'})")
         missing = sorted(set(config) - set(versions))
         if missing:
             print(f"not deployed (no model built): {', '.join(missing)}")
     return 0 if versions else 1
+
+
+def _replica_states(app_name: str) -> dict[str, dict[str, int]]:
+    """{deployment: {state: replicas}} as Serve reports them (RUNNING, STARTING, ...)."""
+    from ray import serve
+
+    application = serve.status().applications.get(app_name)
+    if application is None:
+        return {}
+    return {name: {str(state): int(count) for state, count in d.replica_states.items()}
+            for name, d in application.deployments.items()}
 
 
 def _cluster(args, home: ModelHome) -> int:
