@@ -89,12 +89,6 @@ class App:
         """What answers model calls, or raises when it cannot (for /healthz)."""
         return await self.inference.health()
 
-    async def inference_health_local(self) -> str:
-        dead = [name for name, runtime in self._runtimes.items() if runtime.closed]
-        if dead:
-            raise RuntimeError(f"the local runtime of {', '.join(dead)} is shut down")
-        return "local (threads in this process)"
-
     def runtimes(self) -> dict[str, ServiceRuntime]:
         return dict(self._runtimes)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 
@@ -88,8 +89,6 @@ class ProgressReporter:
     thread, for as long as the `with` block (the training) runs."""
 
     def __init__(self, lock: BuildLock, progress, interval: float = 2.0):
-        import threading
-
         self.lock, self.progress, self.interval = lock, progress, interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"build-status-{lock.service}", daemon=True)

@@ -27,4 +27,7 @@ class LocalBackend(InferenceBackend):
         return await self.app.runtime(service).run(key, OPERATIONS[service][1][operation], model, *args)
 
     async def health(self) -> str:
-        return await self.app.inference_health_local()
+        dead = [name for name, runtime in self.app.runtimes().items() if runtime.closed]
+        if dead:
+            raise RuntimeError(f"the local runtime of {', '.join(dead)} is shut down")
+        return "local (threads in this process)"

@@ -57,14 +57,19 @@ def plain_tone_judges(predictor) -> tuple[Judge, Judge]:
         return f"hostile {verdict.hostility:.2f}" if verdict.hostility >= HOSTILE_LIMIT else None
 
     def reply(text: str) -> str | None:
-        verdict = predictor.check(text, explain=False)
-        if verdict.hostility >= HOSTILE_LIMIT:
-            return f"hostile {verdict.hostility:.2f}"
-        if verdict.passive_aggression >= PASSIVE_AGGRESSIVE_LIMIT:
-            return f"passive-aggressive {verdict.passive_aggression:.2f}"
-        return None
+        return _tone_problem(predictor, text)
 
     return sentence, reply
+
+
+def _tone_problem(predictor, text: str) -> str | None:
+    """What the tone model alone holds against a whole reply, or None."""
+    verdict = predictor.check(text, explain=False)
+    if verdict.hostility >= HOSTILE_LIMIT:
+        return f"hostile {verdict.hostility:.2f}"
+    if verdict.passive_aggression >= PASSIVE_AGGRESSIVE_LIMIT:
+        return f"passive-aggressive {verdict.passive_aggression:.2f}"
+    return None
 
 
 def tone_judges(predictor) -> tuple[Judge, Judge]:
@@ -83,11 +88,6 @@ def tone_judges(predictor) -> tuple[Judge, Judge]:
             return why
         if shows_care(text):
             return None
-        verdict = predictor.check(text, explain=False)
-        if verdict.hostility >= HOSTILE_LIMIT:
-            return f"hostile {verdict.hostility:.2f}"
-        if verdict.passive_aggression >= PASSIVE_AGGRESSIVE_LIMIT:
-            return f"passive-aggressive {verdict.passive_aggression:.2f}"
-        return None
+        return _tone_problem(predictor, text)
 
     return sentence, reply
