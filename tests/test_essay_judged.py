@@ -8,7 +8,9 @@ import torch
 
 from ml.essay.ceremony import is_ceremony
 from ml.essay.generate import EssayWriter, acceptable
-from ml.essay.judge import FluencyJudge, SentenceEncoder, SentenceJudge
+from ml.essay.fluency import TorchFluencyJudge
+from ml.essay.judge import SentenceEncoder, SentenceJudge
+from ml.friend.engine import llama_cpp_available
 from ml.essay.plagiarism import CorpusIndex
 from ml.essay.plan import Planner
 from ml.essay.request import EssayRequest
@@ -48,7 +50,7 @@ def test_plan_keeps_points_on_the_topic_and_drops_repeats(judged_home, encoder, 
         "Home cooking saves money that restaurants and takeaways would cost.",  # point 2
         "Sharing food you cooked yourself brings family and friends together.",  # point 3
     ])
-    planner = Planner(FluencyJudge(judged_home.current("friend").path), encoder)
+    planner = Planner(TorchFluencyJudge(judged_home.current("friend").path), encoder)
     monkeypatch.setattr(planner, "_line", lambda *args, **kwargs: next(lines))
     plan = planner.plan("learning to cook at home", 3, seed=0)
     assert plan.title == "Kitchens Teach Patience" and plan.thesis.startswith("Cooking at home")
@@ -102,7 +104,7 @@ def test_relevance_decides_between_candidates(encoder):
 
 
 def test_fluency_of_candidates_read_side_by_side_equals_reading_each_alone(judged_home):
-    judge = FluencyJudge(judged_home.current("friend").path)
+    judge = TorchFluencyJudge(judged_home.current("friend").path)
     context, candidates = "Bees are busy in spring.", ["They make honey.", "Flowers open early in the warm parks."]
     together = judge.mean_log_likelihoods(context, candidates)
     alone = [judge.mean_log_likelihoods(context, [c])[0] for c in candidates]
@@ -114,6 +116,50 @@ def test_fluency_of_candidates_read_side_by_side_equals_reading_each_alone(judge
     direct = sum(float(logits[len(ids) - 1 + j, row[j]]) for j in range(len(row))) / len(row)
     assert together[1] == pytest.approx(direct, abs=1e-3)
     assert judge.perplexity("Bees are busy in spring. They make honey.") > 1
+
+
+@pytest.fixture(scope="module")
+def shipped_llama():
+    from ml.friend.convert import find_gguf
+    from ml.friend.llama_engine import LlamaChatModel
+
+    return LlamaChatModel(find_gguf())  # the shipped Q4_1 SmolLM2: the same code path as the Q8_0 one
+
+
+@pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python was not built at set-up")
+def test_llama_judge_agrees_with_reading_each_candidate_after_the_whole_text(shipped_llama):
+    from ml.essay.fluency import LlamaFluencyJudge
+
+    judge = LlamaFluencyJudge(shipped_llama)
+    context = "Keeping Bees\n\nBees are busy in spring."
+    candidates = ["They make honey from the nectar of flowers.", "The bank rate fell sharply in March.",
+                  "Gardens on city roofs give them food."]
+    together = judge.mean_log_likelihoods(context, candidates)
+    # Each alone, by a fresh judge that runs context and candidate as one text.
+    for candidate, value in zip(candidates, together):
+        fresh = LlamaFluencyJudge(shipped_llama)
+        alone = fresh.mean_log_likelihoods(context, [candidate])[0]
+        assert value == pytest.approx(alone, abs=0.05)  # llama.cpp's sums depend a little on batch shape
+    assert together[0] > together[1]  # honey after bees reads better than the bank rate
+
+
+@pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python was not built at set-up")
+def test_llama_judge_keeps_the_essay_and_the_kept_candidate_in_its_cache(shipped_llama):
+    from ml.essay.fluency import LlamaFluencyJudge
+
+    judge = LlamaFluencyJudge(shipped_llama)
+    context = "Keeping Bees\n\nBees are busy in spring."
+    first = ["They make honey from the nectar of flowers.", "Gardens on city roofs give them food."]
+    judge.mean_log_likelihoods(context, first)
+    read = judge.tokens_read
+    longer = context + " " + first[1]
+    following = ["Keepers check the hives every week.", "Honey is sold at the market."]
+    values = judge.mean_log_likelihoods(longer, following)
+    new_tokens = sum(len(shipped_llama.encode_text(" " + c)) for c in following)
+    # Only the candidates and the context's last token ran: the kept sentence was already there.
+    assert judge.tokens_read - read == new_tokens + 1
+    fresh = LlamaFluencyJudge(shipped_llama).mean_log_likelihoods(longer, following)
+    assert values == pytest.approx(fresh, abs=0.05)
 
 
 # --- ceremony -------------------------------------------------------------------------------

@@ -59,9 +59,11 @@ def evaluate_writers(home, style: str | None = None, topics: tuple[str, ...] = T
     style = style or DEFAULT_STYLE
     published = load_published(home, style)
     writer = EssayWriter(published, home)
-    fluency = writer.judges.fluency()
-    if fluency is None:
+    if writer.judges.fluency() is None:
         return {"skipped": "the writers' evaluation needs the friend model (SmolLM2) as judge: mlbot train friend"}
+    # Perplexity is read by SmolLM2 in full precision (transformers), whichever engine judged the writing.
+    from ml.essay.fluency import TorchFluencyJudge
+    reader = TorchFluencyJudge(home.current("friend").path)
     encoder = writer.judges.encoder
     streams = published.streams()
     kn = KneserNeyAsModel(KneserNey(published.tokenizer.vocab_size, 5).fit(streams.train))
@@ -81,14 +83,14 @@ def evaluate_writers(home, style: str | None = None, topics: tuple[str, ...] = T
         baseline = writer.write(request, plan=plan, proposer=proposer)
         for name, essay in (("lstm", lstm), ("kneser_ney_5", baseline)):
             rows[name].append({"topic": topic, "on_topic": essay.on_topic,
-                               "judge_perplexity": fluency.perplexity(essay.text),
+                               "judge_perplexity": reader.perplexity(essay.text),
                                "distinct_2": distinct_2(essay.text), "longest_copied_run": essay.longest_copied_run,
                                "length_error": abs(essay.words - words) / words, "seconds": essay.seconds})
         topic_vector = encoder.embed([topic])[0]
         nearest = torch.topk(human_vectors @ topic_vector, HUMAN_PARAGRAPHS)
         text = "\n\n".join(human[i] for i in nearest.indices.tolist())
         rows["human"].append({"topic": topic, "on_topic": float(nearest.values.mean()),
-                              "judge_perplexity": fluency.perplexity(text), "distinct_2": distinct_2(text)})
+                              "judge_perplexity": reader.perplexity(text), "distinct_2": distinct_2(text)})
     summary = {name: {key: _mean(r, key) for key in ("on_topic", "judge_perplexity", "distinct_2",
                                                      "longest_copied_run", "length_error", "seconds")}
                for name, r in rows.items()}
@@ -104,6 +106,7 @@ def evaluate_writers(home, style: str | None = None, topics: tuple[str, ...] = T
         "copied_run_at_most_12": lstm["longest_copied_run_max"] <= 12,
         "length_within_10pct": lstm["length_error_max"] <= 0.10,
     }
-    return {"topics": len(topics), "words": words, "model_version": published.version, "writers": summary,
+    return {"topics": len(topics), "words": words, "model_version": published.version,
+            "fluency_judge": writer.judges.fluency().name, "writers": summary,
             "goals": goals, "per_topic": rows, "seconds": round(time.time() - started, 1),
             "human": f"the {HUMAN_PARAGRAPHS} held-out corpus paragraphs (40+ words) nearest to each topic"}

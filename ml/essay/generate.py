@@ -23,7 +23,8 @@ from typing import Callable
 import torch
 
 from ml.essay.ceremony import is_ceremony
-from ml.essay.judge import FluencyJudge, Scored, SentenceEncoder, SentenceJudge
+from ml.essay.fluency import load_fluency_judge
+from ml.essay.judge import Scored, SentenceEncoder, SentenceJudge
 from ml.essay.plagiarism import MAX_COPIED_RUN, CorpusIndex, words_of
 from ml.essay.plan import EssayPlan, Planner, plan_without_planner, points_for
 from ml.essay.propose import LstmProposer, TokenPieces
@@ -69,6 +70,7 @@ class Essay:
     topic_mentions: int = 0
     on_topic: float = 0.0  # mean MiniLM similarity of the paragraphs to the topic
     proposer: str = "lstm"
+    ceremony: bool = False  # the corpus's salutations were allowed
     fluency_judge: str = "smollm2"
     judgements: list[dict] = field(default_factory=list)  # per sentence: kept and best scores
     notes: list[str] = field(default_factory=list)
@@ -119,6 +121,13 @@ def acceptable(candidates: list[dict], previous_words: list[str], index: CorpusI
             and copied_run_with(index, previous_words, c["text"]) <= MAX_COPIED_RUN]
 
 
+def essay_so_far(title: str, paragraphs: list[str], sentences: list[str]) -> str:
+    """The text a candidate follows, as the fluency judge reads it: the title, the paragraphs
+    written and the current paragraph's sentences (a new paragraph starts after a blank line)."""
+    done = "\n\n".join([title] + paragraphs) + "\n\n"
+    return done + " ".join(sentences)
+
+
 def self_repetition(text: str) -> int:
     """Uses of content words beyond their first within one sentence ("the city of city" -> 1)."""
     words = [w for w in words_of(text) if len(w) > 3]
@@ -137,17 +146,18 @@ class EssayJudges:
 
     def __init__(self, home: ModelHome):
         self.home = home
-        self._fluency: FluencyJudge | None = None
+        self._fluency = None
 
     @cached_property
     def encoder(self) -> SentenceEncoder:
         return SentenceEncoder()
 
-    def fluency(self) -> FluencyJudge | None:
+    def fluency(self):
+        """SmolLM2 as fluency judge (llama.cpp or transformers), or None before it is built."""
         if self._fluency is None:
             ref = self.home.current(FRIEND_SERVICE)
             if ref is not None:
-                self._fluency = FluencyJudge(ref.path)
+                self._fluency = load_fluency_judge(ref.path)
         return self._fluency
 
 
@@ -215,7 +225,6 @@ class EssayWriter:
             context = proposer.feed(context, [roles[role]] + tokenizer.encode(" " + point))
             sentences: list[str] = []
             written = 0
-            previous = point
             while True:
                 remaining = budget - written
                 if sentences and remaining <= slack:
@@ -233,7 +242,8 @@ class EssayWriter:
                     break
                 clock = time.perf_counter()
                 scored = judge.judge([c["text"] for c in usable], [c["fluency"] for c in usable],
-                                     target_vectors[number], topic_vector, written_vectors, previous,
+                                     target_vectors[number], topic_vector, written_vectors,
+                                     essay_so_far(plan.title, paragraphs, sentences),
                                      extra=[length_term(c["words"], remaining)
                                             - SELF_REPEAT_WEIGHT * self_repetition(c["text"]) for c in usable])
                 best = SentenceJudge.best(scored)
@@ -246,7 +256,6 @@ class EssayWriter:
                 written += chosen["words"]
                 written_vectors = torch.cat([written_vectors, best.vector.unsqueeze(0)])
                 context = chosen["context"]
-                previous = chosen["text"]
                 proposer.focus.used(chosen["text"])
                 if written >= budget - slack:
                     break
@@ -270,7 +279,7 @@ class EssayWriter:
             smollm2_tokens={"plan": plan.tokens,
                             "judge": fluency.tokens_read - read_before if fluency is not None else 0},
             resampled_sentences=resampled, topic_mentions=count_mentions(request.topic, text),
-            on_topic=round(sum(on_topic) / len(on_topic), 4), proposer=proposer.name,
+            on_topic=round(sum(on_topic) / len(on_topic), 4), proposer=proposer.name, ceremony=request.ceremony,
             fluency_judge="smollm2" if fluency is not None else "lstm", judgements=judgements, notes=notes,
         )
 

@@ -4,20 +4,18 @@ Two readers, both already on the machine:
 - MiniLM (all-MiniLM-L6-v2, the tone model's encoder before fine-tuning) embeds sentences;
   cosine similarity to the paragraph's point and to the topic says whether a candidate is
   on the subject.
-- SmolLM2-135M (the friend's model) reads the previous sentence and the candidate and gives
-  the candidate's mean log-likelihood per token: a second opinion on fluency from a model
-  trained on far more (and more modern) English than the essay corpus.
+- SmolLM2-135M (the friend's model) reads the essay so far and the candidate and gives the
+  candidate's mean log-likelihood per token: a second opinion on fluency from a model trained
+  on far more (and more modern) English than the essay corpus (ml/essay/fluency.py).
 
-SmolLM2 costs ~3 ms a token on 2 cores, so it reads only a shortlist: the candidates that
-MiniLM and the LSTM rank highest. When the friend model is not built, the fluency opinion
-is the LSTM's own (the essay still comes, with a note saying so).
+SmolLM2 reads only a shortlist: the candidates that MiniLM and the LSTM rank highest. When
+the friend model is not built, the fluency opinion is the LSTM's own (the essay still comes,
+with a note saying so).
 """
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -34,63 +32,6 @@ TOPIC_WEIGHT = 1.2
 FLUENCY_WEIGHT = 0.12   # per nat of mean log-likelihood per token
 REPEAT_WEIGHT = 1.0     # applied to how far the closest earlier sentence is above REPEAT_FREE
 REPEAT_FREE = 0.6
-
-
-class FluencyJudge:
-    """Mean log-likelihood per token of a candidate after a context, under SmolLM2."""
-
-    def __init__(self, path: Path):
-        from ml.friend.torch_engine import TorchChatModel
-
-        self.chat = TorchChatModel(path)
-        self.model = self.chat.model
-        self.tokenizer = self.chat.tokenizer
-        self._lock = threading.Lock()
-        self.tokens_read = 0  # all tokens this judge has run through SmolLM2 (bench/essay.py reports them)
-
-    @torch.inference_mode()
-    def mean_log_likelihoods(self, context: str, candidates: Sequence[str]) -> list[float]:
-        """One pass over the context, then the candidates side by side on its key/values
-        (right-padded: padding after a candidate never changes what came before it)."""
-        if not candidates:
-            return []
-        context_ids = self.chat.encode_text(context.strip() or "Essay.")
-        rows = [self.chat.encode_text(" " + c.strip()) for c in candidates]
-        rows = [r or [self.tokenizer.eos_token_id] for r in rows]
-        width = max(len(r) for r in rows)
-        pad = self.tokenizer.eos_token_id
-        with self._lock:
-            self.tokens_read += len(context_ids) + len(rows) * width
-            out = self.model(input_ids=torch.tensor([context_ids]), use_cache=True)
-            cache = out.past_key_values
-            first_logits = out.logits[0, -1].float().log_softmax(-1)
-            cache.batch_repeat_interleave(len(rows))
-            batch = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
-            logits = self.model(input_ids=batch, past_key_values=cache, use_cache=True).logits.float()
-        log_probs = logits.log_softmax(-1)
-        results = []
-        for i, row in enumerate(rows):
-            total = float(first_logits[row[0]])
-            for j in range(1, len(row)):
-                total += float(log_probs[i, j - 1, row[j]])
-            results.append(total / len(row))
-        return results
-
-
-    @torch.inference_mode()
-    def perplexity(self, text: str, window: int = 512) -> float:
-        """SmolLM2's perplexity of a text (windows of `window` tokens, each read from scratch)."""
-        ids = self.chat.encode_text(text.strip())
-        total, count = 0.0, 0
-        for start in range(0, max(1, len(ids) - 1), window):
-            chunk = ids[start: start + window + 1]
-            if len(chunk) < 2:
-                break
-            with self._lock:
-                logits = self.model(input_ids=torch.tensor([chunk])).logits[0, :-1].float()
-            total += float(torch.nn.functional.cross_entropy(logits, torch.tensor(chunk[1:]), reduction="sum"))
-            count += len(chunk) - 1
-        return float(torch.exp(torch.tensor(total / max(1, count))))
 
 
 @dataclass
@@ -111,7 +52,8 @@ class Scored:
 
 
 class SentenceJudge:
-    def __init__(self, encoder: SentenceEncoder, fluency: FluencyJudge | None, shortlist: int = 3):
+    def __init__(self, encoder: SentenceEncoder, fluency, shortlist: int = 3):
+        """`fluency`: a judge from ml/essay/fluency.py, or None (the LSTM's own opinion)."""
         self.encoder = encoder
         self.fluency = fluency
         self.shortlist = shortlist

@@ -15,7 +15,7 @@ import logging
 import re
 from dataclasses import asdict, dataclass, field
 
-from ml.essay.judge import FluencyJudge, SentenceEncoder
+from ml.sentence_encoder import SentenceEncoder
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,8 @@ def _sentence(text: str) -> str:
 
 
 class Planner:
-    def __init__(self, judge: FluencyJudge, encoder: SentenceEncoder):
+    def __init__(self, judge, encoder: SentenceEncoder):
+        """`judge`: the essay's fluency judge (ml/essay/fluency.py); the planner writes with its engine."""
         self.chat = judge.chat
         self.encoder = encoder
         self.tokens = 0
@@ -134,7 +135,8 @@ class Planner:
                     break
         if len(kept) < points:
             notes.append(f"the planner found {len(kept)} of {points} points on the topic")
-        chat.forget_conversation("essay-plan")
+        # The conversation is not forgotten: the next plan starts with the same system turn and
+        # worked example, and the engine reuses their key/values instead of reading them again.
         return EssayPlan(title, thesis, kept, "smollm2", notes, self.tokens)
 
 
