@@ -53,10 +53,20 @@ async def test_long_essays_come_as_a_markdown_file(app):
     ({"topic": "farms", "words": 20000}, "between 100 and 1500"),
     ({"topic": "farms", "style": "poetry"}, "unknown style 'poetry'; known styles: small"),
     ({"topic": "farms", "temperature": 7.0}, "between 0.2 and 1.5"),
+    ({"topic": "farms", "opening": "grand"}, "opening must be plain or ceremony"),
 ])
 async def test_bad_essay_requests_get_one_line(app, options, message):
     reply = await run_command("essay", CommandContext(app, "console", "local"), **{"style": "small", **options})
     assert reply.is_error and message in reply.text and "\n" not in reply.text
+
+
+async def test_the_corpus_ceremony_is_allowed_only_when_asked(app):
+    ctx = CommandContext(app, "console", "local")
+    plain = await run_command("essay", ctx, topic="the navy", words=120, style="small", seed=3)
+    ceremony = await run_command("essay", ctx, topic="the navy", words=120, style="small", seed=3, opening="ceremony")
+    assert not plain.is_error and not ceremony.is_error, (plain.text, ceremony.text)
+    assert plain.data["ceremony"] is False and ceremony.data["ceremony"] is True
+    assert not ceremony.data["cached"]  # another request: not the plain essay from the cache
 
 
 async def test_default_style_not_built_says_how_to_build_it(app):

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     essay.add_argument("--style", default="sotu", help="which trained style (default sotu)")
     essay.add_argument("--temperature", type=float, default=0.8, help="0.2-1.5 (default 0.8)")
     essay.add_argument("--top-p", type=float, default=0.92, help="0.5-1.0 (default 0.92)")
+    essay.add_argument("--opening", default="plain", help="plain (default) or ceremony: allow the style's own "
+                                                          "salutations (\"Mr. Speaker...\")")
     essay.add_argument("--json", action="store_true", help="print one JSON object")
     track = sub.add_parser("track", help="compose a music clip with the GAN (audio + MIDI)",
                            description="Compose a clip; writes the audio to --out and the MIDI next to it (.mid).")
@@ -429,7 +431,7 @@ def _print_digit_reply(path: str, reply, as_json: bool) -> None:
 
 def _essay(args, home: ModelHome) -> int:
     reply = _run_one(home, "essay", topic=args.topic, words=args.words, style=args.style, seed=args.seed,
-                     temperature=args.temperature, top_p=args.top_p)
+                     temperature=args.temperature, top_p=args.top_p, opening=args.opening)
     if reply.is_error:
         return _fail(reply.text)
     d = reply.data

@@ -4,11 +4,13 @@ from __future__ import annotations
 from bot.commands.base import CommandContext, Option, OptionKind, command
 from bot.reply import Reply, ReplyFile
 from ml.essay import DEFAULT_STYLE
+from ml.errors import InputError
 from ml.essay.plagiarism import MAX_COPIED_RUN
 from ml.essay.request import MAX_TOPIC_CHARS, MAX_WORDS, MIN_WORDS, EssayRequest
 
 # Above this the essay goes out as a .md file and the message shows its opening paragraph.
 INLINE_LIMIT = 3500
+OPENINGS = ("plain", "ceremony")
 
 
 def essay_reply(result: dict, cached: bool = False) -> Reply:
@@ -29,6 +31,15 @@ def essay_reply(result: dict, cached: bool = False) -> Reply:
     return Reply(title=result["title"], text=text, fields=fields, files=files, data={**result, "cached": cached})
 
 
+def ceremony_asked(opening: str) -> bool:
+    """The `opening` option: "plain" keeps the corpus's salutations out of the essay (the
+    default), "ceremony" lets a style that has them (the addresses' "Mr. Speaker...") use them."""
+    value = opening.strip().lower() or "plain"
+    if value not in OPENINGS:
+        raise InputError(f"opening must be {' or '.join(OPENINGS)} (not {opening[:20]!r})")
+    return value == "ceremony"
+
+
 def _filename(title: str) -> str:
     stem = "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
     return f"{'-'.join(filter(None, stem.split('-')))[:60] or 'essay'}.md"
@@ -46,12 +57,15 @@ def _filename(title: str) -> str:
      Option("temperature", OptionKind.NUMBER, "0.2-1.5: lower is safer, higher is wilder (default 0.8)",
             required=False, min_value=0.2, max_value=1.5),
      Option("top_p", OptionKind.NUMBER, "0.5-1.0: sample from the likeliest words making up this share (default 0.92)",
-            required=False, min_value=0.5, max_value=1.0)],
+            required=False, min_value=0.5, max_value=1.0),
+     Option("opening", OptionKind.TEXT, "plain (default), or ceremony: allow the style's own salutations "
+            "(\"Mr. Speaker...\")", required=False, max_length=16)],
     rate_limited=True,
 )
 async def essay(ctx: CommandContext, topic: str, words: int = 400, style: str = DEFAULT_STYLE, seed: int = 0,
-                temperature: float = 0.8, top_p: float = 0.92) -> Reply:
-    request = EssayRequest(topic, words=words, seed=seed, temperature=temperature, top_p=top_p)
+                temperature: float = 0.8, top_p: float = 0.92, opening: str = "plain") -> Reply:
+    request = EssayRequest(topic, words=words, seed=seed, temperature=temperature, top_p=top_p,
+                           ceremony=ceremony_asked(opening))
     await ctx.report(f"Writing about {request.topic.strip()[:80]!r}...")
     result, cached = await ctx.app.essays.write(request, style.strip().lower() or DEFAULT_STYLE,
                                                 ctx.app.user_key(ctx.adapter, ctx.user_id), ctx.report)

@@ -47,6 +47,8 @@ class EssayService:
         version = writer.published.version
         options = {"words": request.words, "seed": request.seed, "temperature": request.temperature,
                    "top_p": request.top_p, "style": style, "pipeline": PIPELINE_VERSION}
+        if request.ceremony:  # only when asked, so keys of plain essays stay as they were
+            options["ceremony"] = True
         key = cache_key(SERVICE, version, request.topic, options)
         cached = await self.app.cache.get(key, user_key)
         if cached is not None:
