@@ -18,7 +18,9 @@ from ml.home import ModelHome
 from ml.runtime import ServiceRuntime, cap_torch_threads
 from storage import ResultCache, open_database
 from storage.cache import DEFAULT_MAX_BYTES
+from storage.command_log import CommandLog
 from storage.cooldowns import CooldownStore
+from storage.service_switches import ServiceSwitches
 from storage.settings import BotState, GuildSettings
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ class App:
         self.settings = GuildSettings(self.db, SETTING_DEFAULTS)
         self.cooldowns = CooldownStore(self.db)
         self.state = BotState(self.db)
+        self.switches = ServiceSwitches(self.db)
+        self.command_log = CommandLog(self.db)
         self.trainer = BackgroundTrainer(self.home, bars=progress_bars, quick=quick_training)
         from bot.inference import make_backend
         from bot.inference.local import LocalBackend

@@ -9,12 +9,14 @@ fight over the two cores.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextvars
 import functools
 import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Hashable
+from typing import Any, Awaitable, Callable, Hashable
 
 from ml.errors import Busy
 
@@ -47,8 +49,26 @@ def fast_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+# Whoever starts a call may set this to learn the call's place in its queue while it waits:
+# an async callback taking (position, seconds until it should start). A context variable, so
+# the services between the command and the runtime need not pass it along (ml/ never imports bot/).
+queue_watcher: contextvars.ContextVar[Callable[[int, float], Awaitable[None]] | None] = \
+    contextvars.ContextVar("queue_watcher", default=None)
+QUEUE_REPORT_INTERVAL = 1.0  # seconds between reports of a waiting call's place (Discord edits)
+
+
+class _Job:
+    """One admitted call: its place in the line (`turn` resolves when a worker is free for it)
+    and the task that runs it; callers sharing it (single-flight) await the same task."""
+
+    def __init__(self, turn: asyncio.Future | None):
+        self.turn = turn
+        self.task: asyncio.Task | None = None
+
+
 class ServiceRuntime:
-    """At most `workers` calls run at once and `queue_limit` wait; past that, Busy.
+    """At most `workers` calls run at once and `queue_limit` wait, first come first served;
+    past that, Busy. A waiting caller is told its position (see queue_watcher).
 
     Calls with the same key while one is in flight share its result (single-flight).
     """
@@ -58,9 +78,11 @@ class ServiceRuntime:
         self.workers = workers
         self.queue_limit = queue_limit
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"ml-{name}")
-        self._inflight: dict[Hashable, asyncio.Future] = {}
+        self._inflight: dict[Hashable, _Job] = {}
+        self._waiting: collections.deque[asyncio.Future] = collections.deque()
+        self._running = 0
         self._admitted = 0
-        self._mean_seconds = 0.5  # running estimate of one call, for "try again in N s"
+        self._mean_seconds = 0.5  # running estimate of one call, for "try again in N s" and queue ETAs
         self.calls = 0
         self.shared_calls = 0
         self.busy_answers = 0  # calls refused with Busy (for /metrics)
@@ -70,31 +92,91 @@ class ServiceRuntime:
     def pending(self) -> int:
         return self._admitted
 
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
     def retry_after(self) -> float:
         return max(1.0, self._mean_seconds * (self._admitted / self.workers))
 
-    async def run(self, key: Hashable | None, fn: Callable[..., Any], *args: Any) -> Any:
-        if key is not None and key in self._inflight:
-            self.shared_calls += 1
-            return await asyncio.shield(self._inflight[key])
-        if self._admitted >= self.workers + self.queue_limit:
-            self.busy_answers += 1
-            raise Busy(self.name, self.retry_after())
-        loop = asyncio.get_running_loop()
-        self._admitted += 1
-        future = loop.run_in_executor(self._executor, self._timed, fn, args)
-        if key is not None:
-            self._inflight[key] = future
+    def position(self, job: _Job) -> int | None:
+        """1 for the next call to run, 2 after it...; None once it runs."""
+        if job.turn is None or job.turn.done():
+            return None
         try:
-            return await asyncio.shield(future)
+            return self._waiting.index(job.turn) + 1
+        except ValueError:
+            return None
+
+    def eta(self, position: int) -> float:
+        """Seconds until the call at `position` should start: the calls ahead, and the ones running."""
+        return self._mean_seconds * position / self.workers
+
+    async def run(self, key: Hashable | None, fn: Callable[..., Any], *args: Any) -> Any:
+        job = self._inflight.get(key) if key is not None else None
+        if job is not None:
+            self.shared_calls += 1
+        else:
+            if self._admitted >= self.workers + self.queue_limit:
+                self.busy_answers += 1
+                raise Busy(self.name, self.retry_after())
+            job = self._admit(key, fn, args)
+        await self._report_while_waiting(job)
+        return await asyncio.shield(job.task)
+
+    def _admit(self, key: Hashable | None, fn: Callable[..., Any], args: tuple) -> _Job:
+        self._admitted += 1
+        turn = None
+        if self._running < self.workers and not self._waiting:
+            self._running += 1  # a worker is free: no line to stand in
+        else:
+            turn = asyncio.get_running_loop().create_future()
+            self._waiting.append(turn)
+        job = _Job(turn)
+        # The job is a task of its own, so a caller that gives up (a cancelled interaction)
+        # neither frees its worker early nor leaves the line without handing its turn on.
+        job.task = asyncio.ensure_future(self._run_job(job, key, fn, args))
+        job.task.add_done_callback(lambda task: task.cancelled() or task.exception())  # no "never retrieved"
+        if key is not None:
+            self._inflight[key] = job
+        return job
+
+    async def _run_job(self, job: _Job, key: Hashable | None, fn: Callable[..., Any], args: tuple) -> Any:
+        try:
+            if job.turn is not None:
+                await job.turn  # _hand_on() gives this job the worker slot
+            try:
+                return await asyncio.get_running_loop().run_in_executor(self._executor, self._timed, fn, args)
+            finally:
+                self._hand_on()
         finally:
-            # Only the caller that started the work releases it, and only once it is done,
-            # so a cancelled caller does not let the queue overfill.
-            if not future.done():
-                await asyncio.wait([future])
             self._admitted -= 1
-            if key is not None and self._inflight.get(key) is future:
+            if key is not None and self._inflight.get(key) is job:
                 del self._inflight[key]
+
+    def _hand_on(self) -> None:
+        """A worker finished: the first caller in line takes its slot, else the slot is free."""
+        while self._waiting:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._running -= 1
+
+    async def _report_while_waiting(self, job: _Job) -> None:
+        watcher = queue_watcher.get()
+        if watcher is None or job.turn is None:
+            return
+        loop = asyncio.get_running_loop()
+        while (position := self.position(job)) is not None:
+            started = loop.time()
+            try:
+                await watcher(position, self.eta(position))
+            except Exception:  # a report is a courtesy: never let it fail the call
+                log.debug("queue report failed", exc_info=True)
+            left = QUEUE_REPORT_INTERVAL - (loop.time() - started)
+            if left > 0:
+                await asyncio.wait([job.turn], timeout=left)
 
     def _timed(self, fn: Callable[..., Any], args: tuple) -> Any:
         start = time.perf_counter()

@@ -22,25 +22,30 @@ class CooldownStore:
     async def try_use(self, limits: list[Limit], now: float | None = None) -> float:
         """Record one use in every bucket and return 0, or record nothing and return the
         seconds until every bucket has room again. `refund(limits, now)` takes a use back."""
+        return (await self.take(limits, now))[0]
+
+    async def take(self, limits: list[Limit], now: float | None = None) -> tuple[float, Limit | None]:
+        """As try_use, and which limit made the caller wait longest (None when it did not wait),
+        so the answer can say which rule it was."""
         now = time.time() if now is None else now
         async with self.db.transaction() as tx:
             # Count-then-insert must not interleave with another process's on the same bucket.
             await tx.lock(*(f"cooldown:{limit.bucket}" for limit in limits))
-            wait = 0.0
+            wait, blocking = 0.0, None
             for limit in limits:
                 await tx.execute("DELETE FROM cooldown_events WHERE bucket = ? AND at <= ?",
                                  (limit.bucket, now - limit.window))
                 recent = [row[0] for row in await tx.fetchall(
                     "SELECT at FROM cooldown_events WHERE bucket = ? ORDER BY at DESC LIMIT ?",
                     (limit.bucket, limit.uses))]
-                if len(recent) >= limit.uses:
-                    # The oldest of the last `uses` events must leave the window first.
-                    wait = max(wait, recent[-1] + limit.window - now)
+                # The oldest of the last `uses` events must leave the window first.
+                if len(recent) >= limit.uses and recent[-1] + limit.window - now > wait:
+                    wait, blocking = recent[-1] + limit.window - now, limit
             if wait > 0:
-                return wait
+                return wait, blocking
             await tx.executemany("INSERT INTO cooldown_events (bucket, at) VALUES (?, ?)",
                                  [(limit.bucket, now) for limit in limits])
-        return 0.0
+        return 0.0, None
 
     async def refund(self, limits: list[Limit], at: float) -> None:
         """Take back a use recorded at `at` (the command failed, so it should not count)."""

@@ -31,6 +31,8 @@ KEYS: dict[str, tuple[str, ...] | None] = {
     "friend_facts": ("user_key", "conversation", "key"),
     "friend_personas": ("scope",),
     "friend_threads": ("channel_id",),
+    "service_switches": ("guild_id", "channel_id", "service"),
+    "command_events": None,
 }
 BATCH = 200  # rows read at a time: cache rows carry blobs, so not the whole table at once
 

@@ -92,7 +92,7 @@ async def test_status_names_backend_version_and_counts(home, postgres, capsys, m
     assert code == 0 and local["backend"] == "sqlite" and local["rows"]["friend_turns"] == 2
     monkeypatch.setenv("MLBOT_DATABASE_URL", postgres.new_database())
     code, out, _ = await run_cli(capsys, "db", "status")
-    assert code == 0 and "backend: postgresql" in out and "schema version: 7" in out
+    assert code == 0 and "backend: postgresql" in out and "schema version: 8" in out
 
 
 @pytest.mark.parametrize("command", [["db", "status"], ["essay", "anything"], ["friend", "hello"]])

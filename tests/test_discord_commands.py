@@ -10,7 +10,8 @@ from bot.reply import Reply, ReplyFile
 def test_every_registry_command_becomes_a_slash_command(app):
     client = MlBotClient(app, discord.Intents.default())
     payloads = {c.name: c.to_dict(client.tree) for c in client.tree.get_commands()}
-    assert set(payloads) == {"digit", "tone", "essay", "track", "friend", "help", "about", "status", "forget", "config", "Check tone"}
+    assert set(payloads) == {"digit", "tone", "essay", "track", "friend", "help", "about", "status", "forget", "config", "stats",
+                             "Check tone"}
     assert payloads["Check tone"]["type"] == 3  # a message context menu
     option = payloads["digit"]["options"][0]
     assert option["name"] == "image" and option["type"] == 11 and option["required"] is True
@@ -18,12 +19,18 @@ def test_every_registry_command_becomes_a_slash_command(app):
     config = payloads["config"]
     assert int(config["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
     subcommands = {o["name"]: o for o in config["options"]}
-    assert set(subcommands) == {"show", "cooldown", "server-rate", "prefix", "tone-watch", "daily-track", "friend-persona"}
+    assert set(subcommands) == {"show", "user-rate", "cooldown", "server-rate", "prefix", "tone-watch", "daily-track",
+                                "friend-persona", "services"}
+    services = [o["name"] for o in subcommands["services"]["options"]]
+    assert services == ["service", "state", "where", "channel"]
+    # /stats is for admins: Discord hides it from others and it is not offered in DMs.
+    assert int(payloads["stats"]["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
+    assert payloads["stats"]["dm_permission"] is False
     daily = {o["name"]: o for o in subcommands["daily-track"]["options"]}
     assert daily["channel"]["type"] == 7 and not daily["channel"]["required"]  # a channel option
     seconds = subcommands["cooldown"]["options"][0]
     assert (seconds["type"], seconds["min_value"], seconds["max_value"]) == (4, 0, 3600)
-    assert len(build_slash_commands(client, REGISTRY.values())) == 10
+    assert len(build_slash_commands(client, REGISTRY.values())) == 11
     essay = {o["name"]: o for o in payloads["essay"]["options"]}
     assert essay["topic"]["required"] and not essay["words"]["required"]
     assert (essay["words"]["type"], essay["words"]["min_value"], essay["words"]["max_value"]) == (4, 100, 1500)

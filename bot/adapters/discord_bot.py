@@ -146,6 +146,15 @@ class MlBotClient(discord.Client):
         if self.scheduler_task is None:  # on_ready fires again after reconnects
             self.scheduler_task = asyncio.create_task(self.scheduler.run(self.schedule_stop))
 
+    def is_bot_owner(self, user: discord.abc.User) -> bool:
+        """The application's owner (or a member of its team) runs the bot: bot-wide switches are theirs."""
+        application = self.application
+        if application is None:
+            return False
+        if application.team is not None:
+            return any(member.id == user.id for member in application.team.members)
+        return application.owner is not None and application.owner.id == user.id
+
     # ----- posting on its own (the daily track) ----------------------------------------
     async def channel_problem(self, channel_id: str, guild_id: str | None = None) -> str | None:
         """Why the bot cannot post files in a channel (of server `guild_id`, when given), or None if it can."""
@@ -197,6 +206,8 @@ class MlBotClient(discord.Client):
                                  str(interaction.guild_id) if interaction.guild_id else None,
                                  can_manage_server=bool(interaction.guild_id and permissions.manage_guild),
                                  channel_id=str(interaction.channel_id) if interaction.channel_id else None,
+                                 parent_channel_id=_parent_id(interaction.channel),
+                                 bot_owner=self.is_bot_owner(interaction.user),
                                  progress=progress.update, channel_problem=self.channel_problem)
             reply = await run_command(cmd.name, ctx, **arguments)
             progress.finished = True
@@ -289,7 +300,10 @@ class MlBotClient(discord.Client):
 
     async def _chat(self, message: discord.Message, text: str) -> None:
         """A friend conversation turn: typing while it thinks, the reply growing in place."""
-        target = await self._friend_thread(message) or message.channel
+        # A switched-off friend is told in place (by run_command): no thread is opened for it.
+        allowed = message.guild is None or (await self.app.switches.decide(
+            str(message.guild.id), [str(message.channel.id), _parent_id(message.channel)], "friend")).enabled
+        target = (await self._friend_thread(message) if allowed else None) or message.channel
         unreadable = [a.filename for a in message.attachments]
         if unreadable and not text:
             await message.reply(f"I can only read text, so I cannot look at {', '.join(unreadable)}.",
@@ -359,7 +373,8 @@ class MlBotClient(discord.Client):
         ctx = CommandContext(self.app, "discord", str(message.author.id),
                              str(message.guild.id) if message.guild else None,
                              can_manage_server=bool(member_permissions and member_permissions.manage_guild),
-                             channel_id=str(message.channel.id), channel_problem=self.channel_problem)
+                             channel_id=str(message.channel.id), parent_channel_id=_parent_id(message.channel),
+                             bot_owner=self.is_bot_owner(message.author), channel_problem=self.channel_problem)
         for arguments in calls:
             reply = await run_command(cmd.name, ctx, **arguments)
             for index, outgoing in enumerate(render(reply).messages):
@@ -421,7 +436,9 @@ def tone_context_menu(client: MlBotClient) -> app_commands.ContextMenu:
                 reply = Reply.error("that message has no text I can see")
             else:
                 ctx = CommandContext(client.app, "discord", str(interaction.user.id),
-                                     str(interaction.guild_id) if interaction.guild_id else None)
+                                     str(interaction.guild_id) if interaction.guild_id else None,
+                                     channel_id=str(interaction.channel_id) if interaction.channel_id else None,
+                                     parent_channel_id=_parent_id(interaction.channel))
                 reply = await run_command("tone", ctx, text=message.content)
             reply.ephemeral = True
             await client.send_interaction_reply(interaction, reply, deferred_ephemeral=True)
@@ -431,6 +448,12 @@ def tone_context_menu(client: MlBotClient) -> app_commands.ContextMenu:
             client.inflight.discard(task)
 
     return app_commands.ContextMenu(name="Check tone", callback=check_tone)
+
+
+def _parent_id(channel: Any) -> str | None:
+    """The channel a thread belongs to (switches set on a channel hold in its threads)."""
+    parent = getattr(channel, "parent_id", None) if isinstance(channel, discord.Thread) else None
+    return str(parent) if parent else None
 
 
 def _option_value(value: Any) -> Any:

@@ -9,5 +9,7 @@ from bot.commands import tone as _tone  # noqa: F401  (registers /tone)
 from bot.commands import essay as _essay  # noqa: F401  (registers /essay)
 from bot.commands import track as _track  # noqa: F401  (registers /track)
 from bot.commands import friend as _friend  # noqa: F401  (registers /friend, /config friend-persona)
+from bot.commands import services as _services  # noqa: F401  (registers /config services)
+from bot.commands import stats as _stats  # noqa: F401  (registers /stats)
 
 __all__ = ["GROUP_DESCRIPTIONS", "REGISTRY", "Command", "CommandContext", "InputFile", "Option", "OptionKind", "run_command"]

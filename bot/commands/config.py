@@ -7,25 +7,40 @@ from ml.errors import InputError
 
 GROUP_DESCRIPTIONS["config"] = "Server settings (Manage Server permission)"
 
+# A busy server is not refused: the service queues bound the work and tell each caller its
+# place. What is refused by default is one member's flood (more than user_per_minute).
 SETTING_DEFAULTS = {
-    "cooldown_seconds": "3",     # per user, per model command
-    "server_per_minute": "30",   # model commands per minute in the whole server
+    "user_per_minute": "30",     # model commands one member may start per minute (0: no limit)
+    "cooldown_seconds": "0",     # per user, per model command (0: off)
+    "server_per_minute": "0",    # model commands per minute in the whole server (0: no limit)
     "prefix": "!",               # prefix commands, where Message Content is granted
 }
 
 
+def _per_minute(value: str) -> str:
+    return f"{value} a minute" if int(value) > 0 else "no limit"
+
+
+
 @command("config show", "Show this server's settings", ephemeral=True, manage_server=True)
 async def config_show(ctx: CommandContext) -> Reply:
+    from bot.commands.services import describe_switches
+
     settings = await ctx.app.settings.all(ctx.guild_id)
-    fields = [("cooldown per user", f"{settings['cooldown_seconds']} s"),
-              ("model commands per minute (server)", settings["server_per_minute"]),
+    fields = [("model commands per member", _per_minute(settings["user_per_minute"]) + " (/config user-rate)"),
+              ("cooldown per member and command", f"{settings['cooldown_seconds']} s" if
+               float(settings["cooldown_seconds"]) > 0 else "off (/config cooldown)"),
+              ("model commands in the whole server", _per_minute(settings["server_per_minute"]) +
+               " (/config server-rate)"),
               ("prefix", settings["prefix"])]
+    switches = await describe_switches(ctx.app, ctx.guild_id)
+    fields.append(("services", switches["text"]))
     from storage.daily_tracks import DailyTrackStore
 
     schedule = await DailyTrackStore(ctx.app.db).schedule(ctx.guild_id)
     fields.append(("daily track", f"{schedule.post_time} {schedule.timezone} in <#{schedule.channel_id}>"
                    if schedule else "off"))
-    return Reply(title="Server settings", fields=fields, data=settings)
+    return Reply(title="Server settings", fields=fields, data={**settings, "services": switches["data"]})
 
 
 @command("config cooldown", "Seconds each member waits between model commands (0 turns it off)",
@@ -36,11 +51,23 @@ async def config_cooldown(ctx: CommandContext, seconds: int) -> Reply:
     return Reply(text=f"Members now wait {seconds} s between model commands.")
 
 
-@command("config server-rate", "Model commands the whole server may run per minute",
-         [Option("per_minute", OptionKind.INTEGER, "1 to 1000", min_value=1, max_value=1000)],
+@command("config user-rate", "Model commands each member may start per minute (0: no limit)",
+         [Option("per_minute", OptionKind.INTEGER, "0 to 1000 (default 30)", min_value=0, max_value=1000)],
+         ephemeral=True, manage_server=True)
+async def config_user_rate(ctx: CommandContext, per_minute: int) -> Reply:
+    await ctx.app.settings.set(ctx.guild_id, "user_per_minute", str(per_minute))
+    if per_minute == 0:
+        return Reply(text="Members may start any number of model commands; the queues still bound the work.")
+    return Reply(text=f"Each member may now start {per_minute} model commands per minute.")
+
+
+@command("config server-rate", "Model commands the whole server may run per minute (0: no limit, the default)",
+         [Option("per_minute", OptionKind.INTEGER, "0 to 1000", min_value=0, max_value=1000)],
          ephemeral=True, manage_server=True)
 async def config_server_rate(ctx: CommandContext, per_minute: int) -> Reply:
     await ctx.app.settings.set(ctx.guild_id, "server_per_minute", str(per_minute))
+    if per_minute == 0:
+        return Reply(text="No server-wide limit: commands past the queues' room are told when to try again.")
     return Reply(text=f"This server may now run {per_minute} model commands per minute.")
 
 

@@ -18,7 +18,13 @@ async def help_(ctx: CommandContext) -> Reply:
         if ctx.adapter not in cmd.adapters:
             continue
         args = " ".join(f"<{o.name}>" if o.required else f"[{o.name}]" for o in cmd.options)
-        lines.append(f"/{cmd.name} {args}".rstrip() + f" - {cmd.description}")
+        line = f"/{cmd.name} {args}".rstrip() + f" - {cmd.description}"
+        if cmd.service and ctx.adapter == "discord" and not (await ctx.app.switches.decide(
+                ctx.guild_id, [ctx.channel_id, ctx.parent_channel_id], cmd.service)).enabled:
+            line += " (an admin turned it off here)"
+        lines.append(line)
+    lines.append("Waiting commands show their place in the queue. Server admins: /config show lists the "
+                 "settings (services on and off, rate limits), /stats the last day's figures.")
     return Reply(text="\n".join(lines), title="Commands")
 
 

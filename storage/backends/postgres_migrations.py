@@ -147,9 +147,33 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE friend_facts ADD COLUMN value TEXT;
         """,
     ),
+    (
+        8,
+        "service switches per server, channel and DM; a log of commands for /stats (no user ids)",
+        """
+        CREATE TABLE service_switches (
+            guild_id   TEXT NOT NULL,
+            channel_id TEXT NOT NULL,
+            service    TEXT NOT NULL,
+            enabled    INTEGER NOT NULL,
+            changed_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (guild_id, channel_id, service)
+        );
+        CREATE TABLE command_events (
+            at       DOUBLE PRECISION NOT NULL,
+            guild_id TEXT NOT NULL,
+            service  TEXT NOT NULL,
+            outcome  TEXT NOT NULL,
+            seconds  DOUBLE PRECISION NOT NULL,
+            cached   INTEGER
+        );
+        CREATE INDEX command_events_by_time ON command_events(at);
+        CREATE INDEX command_events_by_guild ON command_events(guild_id, at);
+        """,
+    ),
 ]
 
 # The tables in the order they were created (parents before children), for counts and copies.
 TABLES = ["cache", "cache_users", "cooldown_events", "guild_settings", "bot_state", "tone_watch_log",
           "daily_track_schedules", "daily_track_posts", "friend_turns", "friend_summaries", "friend_facts",
-          "friend_personas", "friend_threads"]
+          "friend_personas", "friend_threads", "service_switches", "command_events"]

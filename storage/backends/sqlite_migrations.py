@@ -152,4 +152,28 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         UPDATE friend_facts SET text = 'The user is ' || substr(text, 10) WHERE text LIKE 'they are %';
         """,
     ),
+    (
+        8,
+        "service switches per server, channel and DM; a log of commands for /stats (no user ids)",
+        """
+        CREATE TABLE service_switches (
+            guild_id   TEXT NOT NULL,
+            channel_id TEXT NOT NULL,
+            service    TEXT NOT NULL,
+            enabled    INTEGER NOT NULL,
+            changed_at REAL NOT NULL,
+            PRIMARY KEY (guild_id, channel_id, service)
+        );
+        CREATE TABLE command_events (
+            at       REAL NOT NULL,
+            guild_id TEXT NOT NULL,
+            service  TEXT NOT NULL,
+            outcome  TEXT NOT NULL,
+            seconds  REAL NOT NULL,
+            cached   INTEGER
+        );
+        CREATE INDEX command_events_by_time ON command_events(at);
+        CREATE INDEX command_events_by_guild ON command_events(guild_id, at);
+        """,
+    ),
 ]

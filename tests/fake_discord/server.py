@@ -676,6 +676,7 @@ class FakeDiscord:
         else:
             record.followups.append(sent)
         record.replied.set()
+        self._wake_message_waiters()  # wait_until() checks again on interaction replies too
         return json_response(sent.payload)
 
     async def _edit_original(self, request):
@@ -690,6 +691,7 @@ class FakeDiscord:
         record.original = sent
         record.original_edits.append((time.monotonic(), payload.get("content") or ""))
         record.replied.set()
+        self._wake_message_waiters()
         return json_response(sent.payload)
 
     async def _delete_original(self, request):
@@ -697,6 +699,7 @@ class FakeDiscord:
         if record.acknowledged_at is None or record.original_deleted:
             raise DiscordError(404, 10008, "Unknown Message")
         record.original_deleted = True
+        self._wake_message_waiters()
         return web.Response(status=204)
 
     async def _channel_message(self, request):
