@@ -18,16 +18,20 @@ import torch
 import torch.nn.functional as F
 
 from ml.essay.model import EssayLSTM
+from ml.runtime import fast_bf16
 from ml.essay.ngram import KneserNey, bits_per_character
 from ml.essay.tokenizer import EssayTokenizer
 
 
 @torch.inference_mode()
 def lstm_log_probabilities(model: EssayLSTM, held_out: np.ndarray, lengths: np.ndarray, window: int = 256,
-                           bf16: bool = True) -> np.ndarray:
+                           bf16: bool | None = None) -> np.ndarray:
     """Log-probability of every held-out token after the first of its document, each document
     read from a fresh state. Documents are read side by side, longest first, and a document
-    leaves the batch when it ends, so little time goes to padding."""
+    leaves the batch when it ends, so little time goes to padding. `bf16` None: where the CPU
+    has native bf16 (oneDNN has no bf16 LSTM on a CPU with AVX2 alone: it raises)."""
+    if bf16 is None:
+        bf16 = fast_bf16()
     model.eval()
     documents = np.split(held_out.astype(np.int64), np.cumsum(lengths)[:-1])
     order = sorted(range(len(documents)), key=lambda i: -len(documents[i]))
