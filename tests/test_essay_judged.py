@@ -85,7 +85,7 @@ def test_every_sentence_is_judged_and_the_best_scored_is_kept(judged_writer):
         assert shortlisted and all(s["fluency_by"] == "smollm2" for s in shortlisted)
         assert judgement["kept_score"] == max(s["score"] for s in shortlisted)
         assert judgement["kept"] in [s["index"] for s in shortlisted]
-    assert set(essay.stage_seconds) == {"plan", "propose", "judge"}
+    assert set(essay.stage_seconds) == {"plan", "retrieve", "propose", "judge"}
     assert essay.smollm2_tokens["plan"] > 0 and essay.smollm2_tokens["judge"] > 0
     assert -1 <= essay.on_topic <= 1
 

@@ -101,14 +101,28 @@ class LstmProposer:
         self.generator = generator
         self.pieces = pieces or TokenPieces(tokenizer)
         self.focus = FocusBonus(self.pieces, request.topic_strength)
+        self.cache = None  # a retrieve.PassageCache mixed into every next-token distribution
+
+    def _run(self, tokens: torch.Tensor, state):
+        """Next-token scores after `tokens` [batch, time] (log-probabilities once a passage
+        cache is mixed in; the sampler treats both alike) and the state after them."""
+        if self.cache is None:
+            logits, state = self.model(tokens, state)
+            return logits[:, -1], state
+        if not hasattr(self.model, "features"):  # the Kneser-Ney baseline: a unigram cache
+            logits, state = self.model(tokens, state)
+            return self.cache.mix(logits[:, -1], None), state
+        out, state = self.model.features(tokens, state)
+        last = out[:, -1]
+        return self.cache.mix(self.model.decode(last), last), state
 
     @torch.inference_mode()
     def feed(self, context, tokens: list[int]):
         if not tokens:
             return context
         state = context[0] if context else None
-        logits, state = self.model(torch.tensor([tokens]), state)
-        return state, logits[0, -1]
+        logits, state = self._run(torch.tensor([tokens]), state)
+        return state, logits[0]
 
     @torch.inference_mode()
     def sentences(self, context, history: list[int], count: int) -> list[dict]:
@@ -152,12 +166,12 @@ class LstmProposer:
                 remember(own_index[row], (tail + tokens[row])[-NO_REPEAT_TOKENS:])
                 if self.pieces.is_end(tokens[row]):
                     done[row] = True
-            step_logits, (h2, c2) = self.model(choice.view(count, 1), (h, c))
+            step_logits, (h2, c2) = self._run(choice.view(count, 1), (h, c))
             # Rows finished before this step keep their state; the others (including rows that
             # just ended) take the state after reading this step's token.
             keep = torch.tensor(finished_before).view(1, count, 1)
             h, c = torch.where(keep, h, h2), torch.where(keep, c, c2)
-            logits = torch.where(keep.view(count, 1), logits, step_logits[:, -1])
+            logits = torch.where(keep.view(count, 1), logits, step_logits)
             if sum(done) >= enough:
                 break
         results = []

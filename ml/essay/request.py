@@ -25,6 +25,7 @@ class EssayRequest:
     topic_strength: float = 3.5  # logit bonus for the topic's and the point's words (0: none)
     shortlist: int = 3           # candidates SmolLM2 reads for fluency
     ceremony: bool = False       # allow the corpus's salutations ("Mr. Speaker...")
+    passages: int = 3            # corpus passages on the subject read into the proposer's cache (0: none)
 
     def validate(self) -> "EssayRequest":
         topic = " ".join(self.topic.replace("\u200b", "").split())
@@ -40,8 +41,10 @@ class EssayRequest:
             raise InputError("top_p must be between 0.5 and 1.0")
         if not 1 <= self.candidates <= 32:
             raise InputError("candidates must be between 1 and 32")
+        if not 0 <= self.passages <= 8:
+            raise InputError("passages must be between 0 and 8")
         return EssayRequest(topic, self.words, self.seed, self.temperature, self.top_p, self.candidates,
-                            self.topic_strength, max(1, self.shortlist), bool(self.ceremony))
+                            self.topic_strength, max(1, self.shortlist), bool(self.ceremony), self.passages)
 
 
 
