@@ -1,7 +1,8 @@
 """Essay writer benchmark -> JSON: time for a 500-word essay with the planner and the judge,
-per stage (plan, propose, judge), over several topics and seeds; one LSTM step; peak RSS.
+per stage (plan, retrieve, propose, judge), over several topics and seeds; one LSTM step;
+which engine judged (llama.cpp or transformers); peak RSS.
 
-    python bench/essay.py        (needs an essay model in MLBOT_HOME: `mlbot train essay`)
+    python bench/essay.py [--out FILE]   (needs an essay model in MLBOT_HOME: `mlbot train essay`)
 """
 from __future__ import annotations
 
@@ -70,8 +71,9 @@ def main() -> None:
                                    "int8": round(step_milliseconds(writer.published.generation_model), 2)},
         "essay_500_words_seconds": {"p50": round(float(np.median([r["seconds"] for r in runs])), 2),
                                     "max": round(max(r["seconds"] for r in runs), 2)},
+        "fluency_judge": writer.judges.fluency().name if writer.judges.fluency() else "lstm",
         "stage_seconds_p50": {stage: round(float(np.median([r[f"{stage}_seconds"] for r in runs])), 2)
-                              for stage in ("plan", "propose", "judge")},
+                              for stage in ("plan", "retrieve", "propose", "judge")},
         "smollm2_tokens_p50": {stage: int(np.median([r[f"smollm2_{stage}_tokens"] for r in runs]))
                                for stage in ("plan", "judge")},
         # kept tokens per second of writing; candidates and resampled sentences cost extra work
@@ -82,7 +84,9 @@ def main() -> None:
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     text = json.dumps(result, indent=2)
-    (Path(__file__).parent / "results" / "essay.json").write_text(text + "\n")
+    out = Path(sys.argv[sys.argv.index("--out") + 1]) if "--out" in sys.argv else \
+        Path(__file__).parent / "results" / "essay.json"
+    out.write_text(text + "\n")
     print(text)
 
 

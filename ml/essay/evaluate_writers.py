@@ -30,6 +30,7 @@ TOPICS = (
     "The art of listening", "Why sleep matters", "Moving to a new country", "Growing vegetables on a balcony",
     "The role of museums today", "Learning from failure", "Why pets make us happier", "Cycling to school",
 )
+PASSAGES = 3  # EssayRequest's default
 HUMAN_PARAGRAPHS = 5  # nearest held-out paragraphs per topic
 EVAL_WORDS = 300
 
@@ -46,7 +47,8 @@ def _mean(rows: list[dict], key: str) -> float | None:
 
 
 def evaluate_writers(home, style: str | None = None, topics: tuple[str, ...] = TOPICS,
-                     words: int = EVAL_WORDS) -> dict[str, Any]:
+                     words: int = EVAL_WORDS, passages: int = PASSAGES) -> dict[str, Any]:
+    """`passages`: corpus passages read into each writer's cache (0 measures the writers without)."""
     from ml.essay import DEFAULT_STYLE
     from ml.essay.corpus import load_corpus
     from ml.essay.generate import EssayWriter
@@ -75,7 +77,7 @@ def evaluate_writers(home, style: str | None = None, topics: tuple[str, ...] = T
     rows = {"lstm": [], "kneser_ney_5": [], "human": []}
     started = time.time()
     for number, topic in enumerate(topics):
-        request = EssayRequest(topic, words=words, seed=number).validate()
+        request = EssayRequest(topic, words=words, seed=number, passages=passages).validate()
         plan = writer.make_plan(request)  # one plan for both writers: only the proposer differs
         lstm = writer.write(request, plan=plan)
         proposer = LstmProposer(kn, published.tokenizer, request, torch.Generator().manual_seed(request.seed),
@@ -106,7 +108,7 @@ def evaluate_writers(home, style: str | None = None, topics: tuple[str, ...] = T
         "copied_run_at_most_12": lstm["longest_copied_run_max"] <= 12,
         "length_within_10pct": lstm["length_error_max"] <= 0.10,
     }
-    return {"topics": len(topics), "words": words, "model_version": published.version,
+    return {"topics": len(topics), "words": words, "passages": passages, "model_version": published.version,
             "fluency_judge": writer.judges.fluency().name, "writers": summary,
             "goals": goals, "per_topic": rows, "seconds": round(time.time() - started, 1),
             "human": f"the {HUMAN_PARAGRAPHS} held-out corpus paragraphs (40+ words) nearest to each topic"}

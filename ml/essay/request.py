@@ -23,7 +23,7 @@ class EssayRequest:
     top_p: float = 0.92
     candidates: int = 16          # sentences the LSTM proposes for each one kept
     topic_strength: float = 3.5  # logit bonus for the topic's and the point's words (0: none)
-    shortlist: int = 3           # candidates SmolLM2 reads for fluency
+    shortlist: int = 3           # candidates SmolLM2 reads for fluency (1-16)
     ceremony: bool = False       # allow the corpus's salutations ("Mr. Speaker...")
     passages: int = 3            # corpus passages on the subject read into the proposer's cache (0: none)
 
@@ -44,7 +44,7 @@ class EssayRequest:
         if not 0 <= self.passages <= 8:
             raise InputError("passages must be between 0 and 8")
         return EssayRequest(topic, self.words, self.seed, self.temperature, self.top_p, self.candidates,
-                            self.topic_strength, max(1, self.shortlist), bool(self.ceremony), self.passages)
+                            self.topic_strength, min(16, max(1, self.shortlist)), bool(self.ceremony), self.passages)
 
 
 
