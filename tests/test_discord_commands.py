@@ -11,7 +11,7 @@ def test_every_registry_command_becomes_a_slash_command(app):
     client = MlBotClient(app, discord.Intents.default())
     payloads = {c.name: c.to_dict(client.tree) for c in client.tree.get_commands()}
     assert set(payloads) == {"digit", "tone", "essay", "track", "friend", "help", "about", "status", "forget", "config", "stats",
-                             "Check tone"}
+                             "privacy", "mydata", "Check tone"}
     assert payloads["Check tone"]["type"] == 3  # a message context menu
     option = payloads["digit"]["options"][0]
     assert option["name"] == "image" and option["type"] == 11 and option["required"] is True
@@ -30,7 +30,7 @@ def test_every_registry_command_becomes_a_slash_command(app):
     assert daily["channel"]["type"] == 7 and not daily["channel"]["required"]  # a channel option
     seconds = subcommands["cooldown"]["options"][0]
     assert (seconds["type"], seconds["min_value"], seconds["max_value"]) == (4, 0, 3600)
-    assert len(build_slash_commands(client, REGISTRY.values())) == 11
+    assert len(build_slash_commands(client, REGISTRY.values())) == 13
     essay = {o["name"]: o for o in payloads["essay"]["options"]}
     assert essay["topic"]["required"] and not essay["words"]["required"]
     assert (essay["words"]["type"], essay["words"]["min_value"], essay["words"]["max_value"]) == (4, 100, 1500)

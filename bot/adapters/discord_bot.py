@@ -32,6 +32,7 @@ from bot.app import App
 from bot.commands import GROUP_DESCRIPTIONS, REGISTRY, Command, CommandContext, InputFile, OptionKind, run_command
 from bot.commands.parsing import bind_arguments, resolve_command_name, typed_words
 from bot.services.daily_track import ChannelUnavailable, DailyTrackScheduler, utc_now
+from bot.services.retention import RetentionSweeper
 from bot.adapters.discord_render import DEFAULT_FILE_LIMIT, render
 from bot.reply import Reply
 from bot.shards import ShardPlan, identify_spacing
@@ -104,6 +105,8 @@ class MlBotClient(discord.Client):
         # Tests give the daily-track scheduler their own clock and a short interval.
         self.scheduler = DailyTrackScheduler(app, self.post_to_channel, clock=schedule_clock or utc_now,
                                              interval=schedule_interval, shards=shards)
+        self.retention = RetentionSweeper(app)
+        self.retention_task: asyncio.Task | None = None
 
     # ----- start-up --------------------------------------------------------------------
     async def setup_hook(self) -> None:
@@ -145,6 +148,8 @@ class MlBotClient(discord.Client):
         log.info("connected to Discord as %s (id %s) in %d server(s)", self.user, self.user.id, len(self.guilds))
         if self.scheduler_task is None:  # on_ready fires again after reconnects
             self.scheduler_task = asyncio.create_task(self.scheduler.run(self.schedule_stop))
+        if self.retention_task is None:
+            self.retention_task = asyncio.create_task(self.retention.run(self.schedule_stop))
 
     def is_bot_owner(self, user: discord.abc.User) -> bool:
         """The application's owner (or a member of its team) runs the bot: bot-wide switches are theirs."""
@@ -198,7 +203,8 @@ class MlBotClient(discord.Client):
             if self.stopping:
                 await interaction.response.send_message("mlbot is restarting; try again in a minute.", ephemeral=True)
                 return
-            await interaction.response.defer(thinking=True, ephemeral=cmd.ephemeral)
+            private = cmd.ephemeral or answers_privately(interaction)
+            await interaction.response.defer(thinking=True, ephemeral=private)
             arguments = {name: _option_value(v) for name, v in values.items() if v is not None}
             permissions = interaction.permissions
             progress = ProgressMessage(interaction)
@@ -211,7 +217,17 @@ class MlBotClient(discord.Client):
                                  progress=progress.update, channel_problem=self.channel_problem)
             reply = await run_command(cmd.name, ctx, **arguments)
             progress.finished = True
-            await self.send_interaction_reply(interaction, reply, deferred_ephemeral=cmd.ephemeral)
+            reply.ephemeral = reply.ephemeral or private
+            if interaction.is_expired():
+                await self.post_late_reply(interaction, cmd.name, reply)
+                return
+            try:
+                await self.send_interaction_reply(interaction, reply, deferred_ephemeral=private)
+            except discord.HTTPException as exc:
+                if not token_expired(exc):
+                    raise
+                await self.post_late_reply(interaction, cmd.name, reply)
+                return
             if progress.shown:  # the answer came as a new message; the progress line has done its job
                 await interaction.delete_original_response()
         except discord.HTTPException as exc:
@@ -229,6 +245,24 @@ class MlBotClient(discord.Client):
         for message in outgoing.messages:
             message = {k: v for k, v in message.items() if v or k == "content"}
             await interaction.followup.send(ephemeral=reply.ephemeral, **message)
+
+    async def post_late_reply(self, interaction: discord.Interaction, name: str, reply: Reply) -> None:
+        """An interaction's token lasts 15 minutes: an answer ready later goes out as a plain
+        message, in the channel, or in a DM when only the asker may see it or the channel is closed."""
+        user = interaction.user
+        target: discord.abc.Messageable = user
+        if interaction.guild_id is not None and not reply.ephemeral and interaction.channel_id is not None \
+                and await self.channel_problem(str(interaction.channel_id)) is None:
+            target = self.get_channel(interaction.channel_id)
+        note = (f"{user.mention}, your /{name} is ready" if target is not user else f"Your /{name} is ready") + \
+            " (it took longer than Discord lets a command's answer wait):"
+        log.info("/%s: the interaction's token expired; answering with a %s", name,
+                 "DM" if target is user else "channel message")
+        for index, message in enumerate(render(reply, DEFAULT_FILE_LIMIT).messages):
+            message = {k: v for k, v in message.items() if v or k == "content"}
+            if index == 0:
+                message["content"] = f"{note}\n{message.get('content') or ''}".strip()[:2000]
+            await target.send(allowed_mentions=discord.AllowedMentions(users=[user]), **message)
 
     async def _on_tree_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         log.error("slash command error: %r", error, exc_info=error)
@@ -391,6 +425,8 @@ class MlBotClient(discord.Client):
         self.schedule_stop.set()
         if self.scheduler_task is not None:
             self.inflight.add(self.scheduler_task)  # a post being sent is finished, not cut
+        if self.retention_task is not None:
+            self.inflight.add(self.retention_task)  # a sweep is finished before the database closes
         pending = [t for t in self.inflight if not t.done()]
         if pending:
             log.info("waiting for %d command(s) in flight", len(pending))
@@ -406,6 +442,8 @@ def build_slash_commands(client: MlBotClient, commands) -> list[app_commands.Com
         if "discord" not in cmd.adapters:
             continue
         slash = _slash_command(client, cmd)
+        if cmd.usable_anywhere:
+            slash.allowed_installs, slash.allowed_contexts = anywhere()
         if cmd.group is None:
             if cmd.manage_server:
                 slash.guild_only = True
@@ -447,7 +485,30 @@ def tone_context_menu(client: MlBotClient) -> app_commands.ContextMenu:
         finally:
             client.inflight.discard(task)
 
-    return app_commands.ContextMenu(name="Check tone", callback=check_tone)
+    menu = app_commands.ContextMenu(name="Check tone", callback=check_tone)
+    menu.allowed_installs, menu.allowed_contexts = anywhere()
+    return menu
+
+
+def anywhere() -> tuple[app_commands.AppInstallationType, app_commands.AppCommandContext]:
+    """A user may install the app and use the command in DMs, group DMs and any server."""
+    return (app_commands.AppInstallationType(guild=True, user=True),
+            app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True))
+
+
+def answers_privately(interaction: discord.Interaction) -> bool:
+    """Where only the asker installed the app (a server without the bot, a group DM) the bot
+    is no member and cannot post: the answer is for the asker alone."""
+    if interaction.guild_id is not None:
+        return not interaction.is_guild_integration()
+    context = getattr(interaction, "context", None)
+    return bool(context is not None and context.private_channel)
+
+
+def token_expired(exc: discord.HTTPException) -> bool:
+    """Discord's answer to a followup after the interaction's 15 minutes: 401 Invalid Webhook
+    Token (50027), or 404 Unknown Webhook (10015) once it is gone altogether."""
+    return (exc.status, exc.code) in ((401, 50027), (404, 10015))
 
 
 def _parent_id(channel: Any) -> str | None:

@@ -11,5 +11,6 @@ from bot.commands import track as _track  # noqa: F401  (registers /track)
 from bot.commands import friend as _friend  # noqa: F401  (registers /friend, /config friend-persona)
 from bot.commands import services as _services  # noqa: F401  (registers /config services)
 from bot.commands import stats as _stats  # noqa: F401  (registers /stats)
+from bot.commands import privacy as _privacy  # noqa: F401  (registers /privacy, /mydata)
 
 __all__ = ["GROUP_DESCRIPTIONS", "REGISTRY", "Command", "CommandContext", "InputFile", "Option", "OptionKind", "run_command"]

@@ -107,6 +107,12 @@ class Command:
         return self.name if self.name in SERVICES else None
 
     @property
+    def usable_anywhere(self) -> bool:
+        """Installable by a user as well as a server, and offered in DMs, group DMs and servers
+        that never added the bot."""
+        return self.name in USABLE_ANYWHERE
+
+    @property
     def group(self) -> str | None:
         return self.name.split(" ", 1)[0] if " " in self.name else None
 
@@ -117,6 +123,8 @@ class Command:
 
 # The services, named as their commands are: what /config services switches and /stats counts.
 SERVICES = ("digit", "tone", "essay", "track", "friend")
+# Short answers that stand alone; the others post files in channels, keep memory, or change settings.
+USABLE_ANYWHERE = ("digit", "tone", "essay")
 REGISTRY: dict[str, Command] = {}
 GROUP_DESCRIPTIONS: dict[str, str] = {}
 

@@ -77,6 +77,12 @@ def dm_channel(channel_id: str, recipient: dict) -> dict:
     return {"id": channel_id, "type": 1, "recipients": [recipient], "last_message_id": None}
 
 
+def group_dm_channel(channel_id: str, owner: dict, recipients: list[dict]) -> dict:
+    """A group DM (type 3): the bot is not in it; a user who installed the app may use it there."""
+    return {"id": channel_id, "type": 3, "name": "friends", "icon": None, "owner_id": owner["id"],
+            "recipients": recipients, "last_message_id": None}
+
+
 def thread_channel(thread_id: str, guild_id: str, parent_id: str, owner_id: str, name: str,
                    auto_archive_duration: int = 1440, rate_limit_per_user: int = 0) -> dict:
     """A public thread, as Start Thread from Message returns it and THREAD_CREATE carries it."""

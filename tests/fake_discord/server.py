@@ -145,6 +145,8 @@ class FakeDiscord:
         self.bot_user = p.user(self.app_id, "mlbot", bot=True)
         self.guild_id = p.snowflake()
         self.channel_id = p.snowflake()
+        # A server the bot was never added to, where a user who installed the app can use it.
+        self.foreign_guild_id, self.foreign_channel_id = p.snowflake(), p.snowflake()
         # A channel where @everyone (the bot too) may read but not send: Discord answers 403.
         self.readonly_channel_id = p.snowflake()
         # More servers (guild id -> its one text channel's id), on the shards they are made for.
@@ -350,13 +352,23 @@ class FakeDiscord:
     async def run_slash(self, user_name: str, name: str, options: dict[str, Any] | None = None, *,
                         subcommand: str | None = None, dm: bool = False,
                         files: dict[str, tuple[str, bytes, str | None]] | None = None,
-                        guild_command: bool = False, guild_id: str | None = None) -> InteractionRecord:
+                        guild_command: bool = False, guild_id: str | None = None,
+                        user_install: bool = False, group_dm: bool = False) -> InteractionRecord:
         """Dispatch INTERACTION_CREATE as Discord does when a user runs a slash command
-        (in #general of the first server, or of `guild_id`)."""
+        (in #general of the first server, or of `guild_id`).
+
+        user_install: in a server the bot is not in, through the invoker's own install of the
+        app; group_dm: in a group DM, likewise. Discord offers a command there only when its
+        integration_types and contexts allow it; otherwise this raises LookupError."""
         invoker = self.users[user_name]
-        guild_id = guild_id or self.guild_id
-        channel_id = self.all_guilds()[guild_id]
+        if user_install:
+            guild_id, channel_id = self.foreign_guild_id, self.foreign_channel_id
+        else:
+            guild_id = guild_id or self.guild_id
+            channel_id = self.all_guilds()[guild_id]
         command = self._find_command(name, guild_command)
+        self._check_offered(command, installed_by_user=user_install or group_dm,
+                            context=2 if group_dm else 1 if dm else 0)
         option_list, resolved = [], {}
         for option_name, value in list((options or {}).items()):
             if isinstance(value, Channel):  # a channel option: its id, resolved like Discord does
@@ -395,9 +407,17 @@ class FakeDiscord:
             "authorizing_integration_owners": {"0": guild_id} if not dm else {"1": invoker["id"]},
             "app_permissions": str(p.BASIC_MEMBER_PERMISSIONS),
         }
-        if dm:
+        if group_dm:
+            channel = p.group_dm_channel(p.snowflake(), invoker, [u for u in self.users.values() if u is not invoker])
+            payload.update(channel_id=channel["id"], channel=channel, user=invoker, context=2,
+                           authorizing_integration_owners={"1": invoker["id"]})
+        elif dm:
             channel = self.dm_channel_for(invoker)
             payload.update(channel_id=channel["id"], channel=channel, user=invoker, context=1)
+        elif user_install:
+            channel = p.text_channel(channel_id, guild_id, "elsewhere")
+            payload.update(guild_id=guild_id, channel_id=channel_id, channel=channel, member=self._member(invoker),
+                           guild_locale="en-US", context=0, authorizing_integration_owners={"1": invoker["id"]})
         else:
             channel = p.text_channel(channel_id, guild_id, "general")
             payload.update(guild_id=guild_id, channel_id=channel_id, channel=channel,
@@ -559,6 +579,16 @@ class FakeDiscord:
         guild_id = request.match_info["guild"]
         self.guild_commands[guild_id] = self._echo_commands(await request.json(), guild_id)
         return json_response(self.guild_commands[guild_id])
+
+    @staticmethod
+    def _check_offered(command: dict, installed_by_user: bool, context: int) -> None:
+        """Discord lists a command only where its install type and context allow it (unset:
+        guild installs, every context)."""
+        installs = command.get("integration_types") or [0]
+        contexts = command.get("contexts") or [0, 1, 2]
+        if (1 if installed_by_user else 0) not in installs or context not in contexts:
+            raise LookupError(f"Discord does not offer /{command['name']} there "
+                              f"(integration_types {installs}, contexts {contexts})")
 
     def _find_command(self, name: str, guild_command: bool) -> dict:
         pool = self.guild_commands.get(self.guild_id, []) if guild_command else self.global_commands

@@ -1,0 +1,53 @@
+"""An answer ready after the interaction's token expired is posted as a plain message, not lost
+(the fake gives tokens a short life here, as Discord gives them 15 minutes)."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.conftest import mnist_png
+from tests.fake_discord import FakeDiscord
+from tests.test_discord_e2e import PNG, start_bot, stop_bot
+
+
+@pytest.fixture
+async def bot(home_with_model, point_discord_at):
+    fake = await FakeDiscord(token_lifetime=0.5).start()
+    point_discord_at(fake)
+    running = await start_bot(fake, home_with_model)
+    yield running
+    await stop_bot(running)
+    await fake.stop()
+
+
+def slowed(method, seconds: float):
+    async def slow(*args, **kwargs):
+        await asyncio.sleep(seconds)
+        return await method(*args, **kwargs)
+    return slow
+
+
+async def test_a_late_answer_goes_to_the_channel_with_a_mention(bot, mnist, monkeypatch):
+    fake = bot.fake
+    monkeypatch.setattr(bot.app.digits, "read", slowed(bot.app.digits.read, 1.0))
+    record = await fake.run_slash("bob", "digit", files={"image": ("a.png", mnist_png(mnist, 0), PNG)})
+    posted = await fake.wait_for_channel_message(channel_id=fake.channel_id, timeout=30)
+    bob = fake.users["bob"]["id"]
+    assert posted.content.startswith(f"<@{bob}>, your /digit is ready (it took longer than Discord lets")
+    assert "Digit reader" in posted.text and [name for name, _ in posted.files] == ["model-input.png"]
+    assert record.followups == [] and record.original is None  # nothing went to the dead token
+    # The bot tried the token once (it cannot know this fake's short lifetime), then posted.
+    assert [error["code"] for error in fake.errors] == [50027]
+
+
+async def test_a_late_answer_only_the_asker_may_see_goes_to_a_dm(bot, monkeypatch):
+    import bot.commands.privacy as privacy
+
+    fake = bot.fake
+    monkeypatch.setattr(privacy, "export_user", slowed(privacy.export_user, 1.0))
+    await fake.run_slash("bob", "mydata")
+    dm = fake.dm_channel_for(fake.users["bob"])["id"]
+    posted = await fake.wait_for_channel_message(channel_id=dm, timeout=30)
+    assert posted.content.startswith("Your /mydata is ready") and [n for n, _ in posted.files] == ["mydata.json"]
+    assert not fake.bot_messages_in(fake.channel_id)  # nothing of it in the server's channel
