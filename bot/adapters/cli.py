@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.adapters.cli_db import add_db_parser, run_db
+from bot.adapters.cli_reports import add_report_parsers, run_mydata, run_stats
 from bot.adapters.cli_gateway import GatewayRefused, add_cluster_parser, add_shard_options
 from bot.logs import register_secret, setup_logging
 from ml.home import ModelHome
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     friend.add_argument("--persona", help="set the persona it takes with this user (`default` resets it)")
     friend.add_argument("--json", action="store_true", help="print one JSON object")
     add_db_parser(sub)
+    add_report_parsers(sub)
     serve = sub.add_parser("serve", help="deploy the models on Ray Serve (MLBOT_RAY_ADDRESS)",
                            description="Deploy, or update, the Ray Serve application 'mlbot' on the cluster at "
                                        "MLBOT_RAY_ADDRESS with each service's current model version. Run it again "
@@ -118,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"console": _console, "run": _run, "train": _train, "eval": _eval, "digit": _digit,
                "tone": _tone, "essay": _essay,
                "track": _track, "friend": _friend, "db": run_db, "cluster": _cluster,
-               "serve": _serve}[args.command]
+               "serve": _serve, "stats": run_stats, "mydata": run_mydata}[args.command]
     try:
         return handler(args, home)
     except GatewayRefused as exc:

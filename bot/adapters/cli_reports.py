@@ -1,0 +1,39 @@
+"""`mlbot stats` and `mlbot mydata`: the /stats and /mydata commands, for the operator's shell."""
+from __future__ import annotations
+
+import json
+
+from ml.home import ModelHome
+
+
+def add_report_parsers(sub) -> None:
+    stats = sub.add_parser("stats", help="the last day per service: commands, cache hits, median latency, busy",
+                           description="What /stats shows, for every server and DM, from the command log in the "
+                                       "database (every process, across restarts).")
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
+    mydata = sub.add_parser("mydata", help="print everything stored about a CLI user as JSON",
+                            description="What /mydata sends: the cached results of the user's requests, the "
+                                        "friend's memory of them and their rate-limit events.")
+    mydata.add_argument("--user", default=None, help="the CLI user, as `mlbot friend --user` (default: your login)")
+
+
+def run_stats(args, home: ModelHome) -> int:
+    from bot.adapters.cli import _fail, _run_one
+
+    reply = _run_one(home, "stats")
+    if reply.is_error:
+        return _fail(reply.text)
+    print(json.dumps(reply.data) if args.json else reply.as_text())
+    return 0
+
+
+def run_mydata(args, home: ModelHome) -> int:
+    from bot.adapters.cli import _fail, _run_one
+    from bot.users import local_user_name
+
+    user = (args.user or "").strip() or local_user_name()
+    reply = _run_one(home, "mydata", user=user)
+    if reply.is_error:
+        return _fail(reply.text)
+    print(json.dumps(reply.data["export"], indent=2, sort_keys=True, ensure_ascii=False))
+    return 0
