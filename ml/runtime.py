@@ -146,6 +146,8 @@ class ServiceRuntime:
             if job.turn is not None:
                 await job.turn  # _hand_on() gives this job the worker slot
             try:
+                if self._closed:  # shut down while this call waited: it will not run here
+                    raise Busy(self.name, 60)
                 return await asyncio.get_running_loop().run_in_executor(self._executor, self._timed, fn, args)
             finally:
                 self._hand_on()

@@ -189,3 +189,19 @@ async def test_one_members_flood_is_refused_not_the_server(bot, mnist):
     assert "Digit reader" in await wait_answered(fake, others)  # another member is not held back
     shown = await fake.wait_for_reply(await fake.run_slash("alice", "config", subcommand="show"))
     assert "3 a minute (/config user-rate)" in shown.text and "no limit (/config server-rate)" in shown.text
+
+
+async def test_calls_still_waiting_at_shutdown_are_told_to_try_again():
+    runtime = ServiceRuntime("t", workers=1, queue_limit=3)
+    release = threading.Event()
+    running = asyncio.create_task(runtime.run("r", release.wait, 5))
+    await asyncio.sleep(0.05)
+    waiting = [asyncio.create_task(runtime.run(f"w{i}", lambda: "ran")) for i in range(2)]
+    await asyncio.sleep(0.05)
+    release.set()
+    runtime.shutdown(wait=True)  # the running call finishes; the waiting ones never start
+    assert await running is True
+    for task in waiting:
+        with pytest.raises(Busy):
+            await task
+    assert runtime.pending == 0
