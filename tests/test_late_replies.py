@@ -51,3 +51,21 @@ async def test_a_late_answer_only_the_asker_may_see_goes_to_a_dm(bot, monkeypatc
     posted = await fake.wait_for_channel_message(channel_id=dm, timeout=30)
     assert posted.content.startswith("Your /mydata is ready") and [n for n, _ in posted.files] == ["mydata.json"]
     assert not fake.bot_messages_in(fake.channel_id)  # nothing of it in the server's channel
+
+
+async def test_typing_is_kept_alive_through_a_long_friend_reply(home_with_friend, point_discord_at, monkeypatch):
+    """Discord shows "typing" for about 10 s per signal: a reply that takes longer must renew it."""
+    fake = await FakeDiscord().start()
+    point_discord_at(fake)
+    try:
+        running = await start_bot(fake, home_with_friend)
+        monkeypatch.setattr(running.app.friend, "chat", slowed(running.app.friend.chat, 11.0))
+        await fake.user_says("bob", "tell me something", dm=True)
+        dm = fake.dm_channel_for(fake.users["bob"])["id"]
+        await fake.wait_for_channel_message(channel_id=dm, timeout=60)
+        signals = [at for channel, at in fake.typing if channel == dm]
+        assert len(signals) >= 3, signals  # at the start, then every 5 s while it thinks
+        assert max(b - a for a, b in zip(signals, signals[1:])) < 6.5
+        await stop_bot(running)
+    finally:
+        await fake.stop()
