@@ -51,14 +51,27 @@ def test_a_model_without_states_gets_a_unigram_cache(small):
     assert float(p[0, 6]) == pytest.approx(0.75) and float(p[1, 9]) == pytest.approx(0.25)
 
 
+def test_only_passages_on_the_topic_are_kept(index):
+    from ml.essay.retrieve import MIN_TOPIC_SIMILARITY, passages_on_topic
+    from ml.sentence_encoder import SentenceEncoder
+
+    encoder = SentenceEncoder()
+    farming = passages_on_topic(index, encoder, "farm prices and farmers", "farm prices and farmers", 3)
+    assert len(farming) == 3
+    assert min(encoder.similarity([index.texts[i] for i in farming], "farm prices and farmers")) >= MIN_TOPIC_SIMILARITY
+    # The 1950s addresses never speak of games: passages that share a word are not passages on the topic.
+    assert passages_on_topic(index, encoder, "video games and teenagers", "video games, teenagers", 3) == []
+
+
 def test_a_primed_essay_reads_passages_and_names_them(tiny_essay_root):
     writer = EssayWriter(load_published(ModelHome(tiny_essay_root), "small"))
-    primed = writer.write(EssayRequest("the space program", words=120, seed=2, candidates=4))
-    plain = writer.write(EssayRequest("the space program", words=120, seed=2, candidates=4, passages=0))
+    topic = "farm prices and farmers"
+    primed = writer.write(EssayRequest(topic, words=120, seed=2, candidates=4))
+    plain = writer.write(EssayRequest(topic, words=120, seed=2, candidates=4, passages=0))
     assert primed.passages and all(p.endswith("...") for p in primed.passages) and plain.passages == []
     assert primed.text != plain.text  # the cache changed what the LSTM proposed
     assert primed.longest_copied_run <= 12  # the passages are corpus text: the guard still holds
-    again = writer.write(EssayRequest("the space program", words=120, seed=2, candidates=4))
+    again = writer.write(EssayRequest(topic, words=120, seed=2, candidates=4))
     assert again.text == primed.text  # same seed, same primed essay
 
 

@@ -28,7 +28,7 @@ from ml.essay.judge import Scored, SentenceEncoder, SentenceJudge
 from ml.essay.plagiarism import MAX_COPIED_RUN, CorpusIndex, words_of
 from ml.essay.plan import EssayPlan, Planner, plan_without_planner, points_for
 from ml.essay.propose import LstmProposer, TokenPieces
-from ml.essay.retrieve import PassageIndex, read_passages
+from ml.essay.retrieve import PassageIndex, passages_on_topic, read_passages
 from ml.essay.request import EssayRequest, topic_words
 from ml.essay.store import PublishedEssayModel
 from ml.essay.tokenizer import BODY, CONCLUSION, END, INTRO
@@ -180,7 +180,8 @@ class EssayWriter:
         the opening words of each, for the reader."""
         if not request.passages:
             return []
-        chosen = self.passages.nearest(" ".join([request.topic, plan.thesis, *plan.points]), request.passages)
+        query = " ".join([request.topic, plan.thesis, *plan.points])
+        chosen = passages_on_topic(self.passages, self.judges.encoder, request.topic, query, request.passages)
         proposer.cache = read_passages(proposer.model, [self.passages.tokens[i] for i in chosen],
                                        self.published.tokenizer.vocab_size)
         return [" ".join(self.passages.texts[i].split()[:12]) + "..." for i in chosen]
