@@ -99,6 +99,11 @@ def test_longest_copied_run_matches_brute_force():
     assert index.longest_copied_run(essay) == brute() == 6  # "sat on the mat and the"
     assert index.longest_copied_run(words_of("nothing here matches zebra")) == 0
     assert CorpusIndex.from_bytes(index.to_bytes()).longest_copied_run(essay) == 6
+    # The writer's quick question agrees with the measured run at every limit.
+    for limit in range(0, 9):
+        assert index.copies_more_than(essay, limit) == (brute() > limit)
+    assert not index.copies_more_than(words_of("zebra the cat sat"), 3)  # unknown words match nothing
+    assert index.copies_more_than(words_of("zebra the cat sat"), 2)
 
 
 def test_guard_drops_candidates_that_copy_more_than_twelve_words():

@@ -107,11 +107,10 @@ def count_mentions(topic: str, text: str) -> int:
     return sum(1 for w in words for t in topic_words(topic) if w.startswith(t))
 
 
-def copied_run_with(index: CorpusIndex, previous_words: list[str], sentence: str) -> int:
-    """Longest run copied from the corpus that reaches into the new sentence, counting the
-    words just before it (a copy may start in the previous sentence)."""
-    words = previous_words[-MAX_COPIED_RUN:] + words_of(sentence)
-    return index.longest_copied_run(words)
+def copies_too_much(index: CorpusIndex, previous_words: list[str], sentence: str) -> bool:
+    """Does a run of more than MAX_COPIED_RUN words copied from the corpus reach into the new
+    sentence, counting the words just before it (a copy may start in the previous sentence)?"""
+    return index.copies_more_than(previous_words[-MAX_COPIED_RUN:] + words_of(sentence), MAX_COPIED_RUN)
 
 
 def acceptable(candidates: list[dict], previous_words: list[str], index: CorpusIndex,
@@ -120,7 +119,7 @@ def acceptable(candidates: list[dict], previous_words: list[str], index: CorpusI
     words and, unless the corpus's ceremony was asked for, carry none of it."""
     return [c for c in candidates if c["finished"] and c["words"] >= MIN_SENTENCE_WORDS
             and (ceremony or not is_ceremony(c["text"]))
-            and copied_run_with(index, previous_words, c["text"]) <= MAX_COPIED_RUN]
+            and not copies_too_much(index, previous_words, c["text"])]
 
 
 def essay_so_far(title: str, paragraphs: list[str], sentences: list[str]) -> str:

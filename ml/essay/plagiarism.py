@@ -108,6 +108,33 @@ class CorpusIndex:
                 best = max(best, self._common_prefix(query, int(self.suffixes[neighbour])))
         return best
 
+    def _contains(self, window: tuple[int, ...]) -> bool:
+        """Does the corpus hold these word ids in a row? A binary search over the suffix
+        array comparing short tuples (each comparison in C, no numpy call per step)."""
+        ids, suffixes, n = self.ids, self.suffixes, len(window)
+        low, high = 0, len(suffixes)
+        while low < high:
+            mid = (low + high) // 2
+            start = int(suffixes[mid])
+            if tuple(ids[start: start + n].tolist()) < window:
+                low = mid + 1
+            else:
+                high = mid
+        if low == len(suffixes):
+            return False
+        start = int(suffixes[low])
+        return tuple(ids[start: start + n].tolist()) == window
+
+    def copies_more_than(self, words: Sequence[str], limit: int) -> bool:
+        """Is there a run of more than `limit` words in a row that the corpus also has? The
+        writer asks this of every candidate: faster than measuring the longest run."""
+        query = self.encode(words).tolist()
+        for i in range(len(query) - limit):
+            window = tuple(query[i: i + limit + 1])
+            if min(window) >= 0 and self._contains(window):  # an unknown word (-2) matches nothing
+                return True
+        return False
+
     def longest_copied_run(self, words: Sequence[str]) -> int:
         """The most words in a row, anywhere in `words`, that also stand in a row in the corpus."""
         query = self.encode(words)
