@@ -161,12 +161,6 @@ class LlamaFluencyJudge:
                     per_row[j].append(after[index])
             return [mean_log_likelihood(first, per_row[j], row) for j, row in enumerate(rows)]
 
-    def forget(self) -> None:
-        """Start the next essay from an empty cache (a new essay shares nothing with the last
-        beyond what common prefixes find, which is kept)."""
-        with self._lock:
-            self.pending = []
-
 
 class TorchFluencyJudge:
     """Mean log-likelihood per token of a candidate after a context, under SmolLM2 on transformers."""
@@ -221,9 +215,6 @@ class TorchFluencyJudge:
                 total += float(torch.nn.functional.cross_entropy(logits, torch.tensor(chunk[1:]), reduction="sum"))
             count += len(chunk) - 1
         return float(np.exp(total / max(1, count)))
-
-    def forget(self) -> None:
-        pass
 
 
 def load_fluency_judge(path: Path):

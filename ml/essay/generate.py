@@ -1,16 +1,19 @@
-"""Writing an essay: a plan, then sentences proposed by the LSTM and judged one by one.
+"""Writing an essay: a plan, passages to draw on, then sentences proposed by the LSTM and
+judged one by one.
 
 1. Plan (ml/essay/plan.py): a title, a thesis and three to five points. The introduction and
    the conclusion are about the thesis, each body paragraph about one point.
-2. Propose (ml/essay/propose.py): before each paragraph the LSTM reads its role token and the
+2. Retrieve (ml/essay/retrieve.py): the training corpus's paragraphs nearest to the topic and
+   the plan are read into a cache that the proposer mixes into its next-token distribution.
+3. Propose (ml/essay/propose.py): before each paragraph the LSTM reads its role token and the
    paragraph's point, so its state starts on the subject; then for every sentence it samples
    `candidates` sentences side by side (one batch).
-3. Judge (ml/essay/judge.py): candidates that copy more than MAX_COPIED_RUN words from the
+4. Judge (ml/essay/judge.py): candidates that copy more than MAX_COPIED_RUN words from the
    corpus, or carry the corpus's ceremony ("Mr. Speaker..."), are dropped; the rest are
-   scored for closeness to the point and the topic (MiniLM), fluency after the sentence
-   before (SmolLM2 on a shortlist), repetition of what the essay already said, and near a
-   paragraph's end, how well the length lands. The best-scored is kept.
-Every word of the essay is the LSTM's: the plan steers it, but is not pasted in.
+   scored for closeness to the point and the topic (MiniLM), fluency after the essay so far
+   (SmolLM2 on a shortlist, ml/essay/fluency.py), repetition of what the essay already said,
+   and near a paragraph's end, how well the length lands. The best-scored is kept.
+Every word of the essay is the LSTM's: the plan and the passages steer it, but are not pasted in.
 """
 from __future__ import annotations
 
