@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import io
 import logging
@@ -54,14 +55,23 @@ async def stop_bot(bot: BotUnderTest) -> int:
     return await asyncio.wait_for(bot.task, 30)
 
 
+@contextlib.asynccontextmanager
+async def bot_on_fake(home, point_discord_at, **fake_options):
+    """A fake Discord (with `fake_options`) and the bot connected to it, stopped afterwards."""
+    fake = await FakeDiscord(**fake_options).start()
+    point_discord_at(fake)
+    running = await start_bot(fake, home)
+    try:
+        yield running
+    finally:
+        await stop_bot(running)
+        await fake.stop()
+
+
 @pytest.fixture
 async def bot(home_with_model, point_discord_at):
-    fake = await FakeDiscord(heartbeat_interval_ms=500).start()
-    point_discord_at(fake)
-    running = await start_bot(fake, home_with_model)
-    yield running
-    await stop_bot(running)
-    await fake.stop()
+    async with bot_on_fake(home_with_model, point_discord_at, heartbeat_interval_ms=500) as running:
+        yield running
 
 
 def digits_png(mnist, digits: list[int]) -> bytes:

@@ -7,18 +7,13 @@ import asyncio
 import pytest
 
 from tests.conftest import mnist_png
-from tests.fake_discord import FakeDiscord
-from tests.test_discord_e2e import PNG, start_bot, stop_bot
+from tests.test_discord_e2e import PNG, bot_on_fake
 
 
 @pytest.fixture
 async def bot(home_with_model, point_discord_at):
-    fake = await FakeDiscord(token_lifetime=0.5).start()
-    point_discord_at(fake)
-    running = await start_bot(fake, home_with_model)
-    yield running
-    await stop_bot(running)
-    await fake.stop()
+    async with bot_on_fake(home_with_model, point_discord_at, token_lifetime=0.5) as running:
+        yield running
 
 
 def slowed(method, seconds: float):
@@ -55,10 +50,8 @@ async def test_a_late_answer_only_the_asker_may_see_goes_to_a_dm(bot, monkeypatc
 
 async def test_typing_is_kept_alive_through_a_long_friend_reply(home_with_friend, point_discord_at, monkeypatch):
     """Discord shows "typing" for about 10 s per signal: a reply that takes longer must renew it."""
-    fake = await FakeDiscord().start()
-    point_discord_at(fake)
-    try:
-        running = await start_bot(fake, home_with_friend)
+    async with bot_on_fake(home_with_friend, point_discord_at) as running:
+        fake = running.fake
         monkeypatch.setattr(running.app.friend, "chat", slowed(running.app.friend.chat, 11.0))
         await fake.user_says("bob", "tell me something", dm=True)
         dm = fake.dm_channel_for(fake.users["bob"])["id"]
@@ -66,6 +59,3 @@ async def test_typing_is_kept_alive_through_a_long_friend_reply(home_with_friend
         signals = [at for channel, at in fake.typing if channel == dm]
         assert len(signals) >= 3, signals  # at the start, then every 5 s while it thinks
         assert max(b - a for a, b in zip(signals, signals[1:])) < 6.5
-        await stop_bot(running)
-    finally:
-        await fake.stop()

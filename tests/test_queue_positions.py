@@ -134,15 +134,10 @@ async def wait_answered(fake, record, timeout: float = 90) -> str:
 
 @pytest.fixture
 async def bot(home_with_model, point_discord_at):
-    from tests.fake_discord import FakeDiscord
-    from tests.test_discord_e2e import start_bot, stop_bot
+    from tests.test_discord_e2e import bot_on_fake
 
-    fake = await FakeDiscord(heartbeat_interval_ms=500).start()
-    point_discord_at(fake)
-    running = await start_bot(fake, home_with_model)
-    yield running
-    await stop_bot(running)
-    await fake.stop()
+    async with bot_on_fake(home_with_model, point_discord_at, heartbeat_interval_ms=500) as running:
+        yield running
 
 
 async def test_fifty_commands_at_once_in_one_server_with_default_settings(bot, mnist):

@@ -7,8 +7,7 @@ import pytest
 
 from bot.adapters.discord_bot import MlBotClient
 from tests.conftest import mnist_png
-from tests.fake_discord import FakeDiscord
-from tests.test_discord_e2e import PNG, start_bot, stop_bot
+from tests.test_discord_e2e import PNG, bot_on_fake
 
 
 def test_only_the_standalone_commands_are_user_installable(app):
@@ -22,12 +21,8 @@ def test_only_the_standalone_commands_are_user_installable(app):
 
 @pytest.fixture
 async def bot(home_with_model, point_discord_at):
-    fake = await FakeDiscord().start()
-    point_discord_at(fake)
-    running = await start_bot(fake, home_with_model)
-    yield running
-    await stop_bot(running)
-    await fake.stop()
+    async with bot_on_fake(home_with_model, point_discord_at) as running:
+        yield running
 
 
 async def test_a_user_install_answers_in_a_foreign_server_and_a_group_dm_for_the_asker_only(bot, mnist):
