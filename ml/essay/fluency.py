@@ -109,8 +109,8 @@ class LlamaFluencyJudge:
         """If the context now continues with one of last call's candidates, that candidate's
         cells become sequence 0's: the kept sentence is not run a second time."""
         best, reach = None, common_prefix(self.held, ids)
-        for j, tokens in enumerate(self.pending):
-            if len(self.held) == reach:  # the candidates sat right after the held tokens
+        if reach == len(self.held):  # the candidates sat right after the held tokens
+            for j, tokens in enumerate(self.pending):
                 extended = reach + common_prefix(tokens, ids[reach:])
                 if extended > reach and (best is None or extended > best[1]):
                     best = (j, extended)
