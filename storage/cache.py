@@ -85,6 +85,14 @@ class ResultCache:
             await tx.execute("INSERT INTO cache_users (key, user_key) VALUES (?, ?) ON CONFLICT DO NOTHING",
                              (key, user_key))
 
+    async def of_user(self, user_key: str, service: str) -> list[CachedResult]:
+        """The cached results of one service that this user asked for (no hit is counted)."""
+        rows = await self.db.fetchall(
+            "SELECT c.result, c.blob, c.hits FROM cache c JOIN cache_users u ON u.key = c.key"
+            " WHERE u.user_key = ? AND c.service = ? ORDER BY c.last_used_at DESC", (user_key, service))
+        return [CachedResult(json.loads(result), bytes(blob) if blob is not None else None, hits)
+                for result, blob, hits in rows]
+
     async def forget_user(self, user_key: str) -> int:
         """Delete every cached result this user asked for; returns how many."""
         async with self.db.transaction() as tx:

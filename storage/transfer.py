@@ -33,6 +33,7 @@ KEYS: dict[str, tuple[str, ...] | None] = {
     "friend_threads": ("channel_id",),
     "service_switches": ("guild_id", "channel_id", "service"),
     "command_events": None,
+    "feedback": ("user_key", "service", "input_hash"),
 }
 BATCH = 200  # rows read at a time: cache rows carry blobs, so not the whole table at once
 

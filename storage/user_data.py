@@ -1,7 +1,8 @@
 """Everything stored about one user, gathered for /mydata.
 
 Rows are found by the user's keyed hash, the same way `/forget` deletes them: the cached
-results of their requests, the friend's memory of them, and their rate-limit events.
+results of their requests, the friend's memory of them, their rate-limit events and their
+corrections of answers (feedback).
 The channel watch log and the command log hold no user key, so nothing there is theirs.
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 from typing import Any
 
 from storage.db import Database
+from storage.feedback import FeedbackStore
 
 INLINE_BLOB_BYTES = 64 * 1024  # digit pictures go in whole; a track's audio only by size
 
@@ -46,16 +48,19 @@ async def export_user(db: Database, user_key: str) -> dict[str, Any]:
     # Rate-limit buckets are "user:<key>" and "user:<key>:<command>" (bot/commands/base.py).
     rate_limit_events = await rows("SELECT bucket, at FROM cooldown_events WHERE bucket = ? OR bucket LIKE ?"
                                    " ORDER BY at", ("bucket", "at"), f"user:{user_key}", f"user:{user_key}:%")
-    return {"user_key": user_key, "results": results, "friend": friend, "rate_limit_events": rate_limit_events}
+    feedback = [entry.as_json() for entry in await FeedbackStore(db).of_user(user_key)]
+    return {"user_key": user_key, "results": results, "friend": friend, "rate_limit_events": rate_limit_events,
+            "feedback": feedback}
 
 
 def count_rows(export: dict[str, Any]) -> int:
-    return len(export["results"]) + sum(len(v) for v in export["friend"].values()) + len(export["rate_limit_events"])
+    return len(export["results"]) + sum(len(v) for v in export["friend"].values()) + \
+        len(export["rate_limit_events"]) + len(export["feedback"])
 
 
 async def expire_user_data(db: Database, before: float) -> dict[str, int]:
     """Delete what is tied to a user and untouched since `before` (the retention setting):
-    the friend's memory and the cached results of users' requests. Returns rows per table."""
+    the friend's memory, the cached results of users' requests and their feedback. Returns rows per table."""
     removed: dict[str, int] = {}
     async with db.transaction() as tx:
         # A result someone asked for goes once nobody has used it since the cutoff; results tied
@@ -65,6 +70,7 @@ async def expire_user_data(db: Database, before: float) -> dict[str, int]:
         await tx.execute("DELETE FROM cache_users WHERE key NOT IN (SELECT key FROM cache)")
         for table, column, extra in (("friend_turns", "at", ""), ("friend_summaries", "updated_at", ""),
                                      ("friend_facts", "at", ""), ("friend_threads", "opened_at", ""),
-                                     ("friend_personas", "set_at", " AND scope LIKE 'user:%'")):
+                                     ("friend_personas", "set_at", " AND scope LIKE 'user:%'"),
+                                     ("feedback", "at", "")):
             removed[table] = await tx.execute(f"DELETE FROM {table} WHERE {column} < ?{extra}", (before,))
     return removed

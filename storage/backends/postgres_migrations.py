@@ -171,9 +171,27 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX command_events_by_guild ON command_events(guild_id, at);
         """,
     ),
+    (
+        9,
+        "feedback: a user's correction of a /tone or /digit answer (keyed input hash, answer, label)",
+        """
+        CREATE TABLE feedback (
+            user_key     TEXT NOT NULL,
+            service      TEXT NOT NULL,
+            input_hash   TEXT NOT NULL,
+            model_answer TEXT NOT NULL,
+            label        TEXT NOT NULL,
+            shared_text  TEXT,
+            shared_blob  BYTEA,
+            at           DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (user_key, service, input_hash)
+        );
+        CREATE INDEX feedback_by_time ON feedback(at);
+        """,
+    ),
 ]
 
 # The tables in the order they were created (parents before children), for counts and copies.
 TABLES = ["cache", "cache_users", "cooldown_events", "guild_settings", "bot_state", "tone_watch_log",
           "daily_track_schedules", "daily_track_posts", "friend_turns", "friend_summaries", "friend_facts",
-          "friend_personas", "friend_threads", "service_switches", "command_events"]
+          "friend_personas", "friend_threads", "service_switches", "command_events", "feedback"]

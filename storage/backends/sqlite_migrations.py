@@ -176,4 +176,22 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX command_events_by_guild ON command_events(guild_id, at);
         """,
     ),
+    (
+        9,
+        "feedback: a user's correction of a /tone or /digit answer (keyed input hash, answer, label)",
+        """
+        CREATE TABLE feedback (
+            user_key     TEXT NOT NULL,
+            service      TEXT NOT NULL,
+            input_hash   TEXT NOT NULL,
+            model_answer TEXT NOT NULL,
+            label        TEXT NOT NULL,
+            shared_text  TEXT,
+            shared_blob  BLOB,
+            at           REAL NOT NULL,
+            PRIMARY KEY (user_key, service, input_hash)
+        );
+        CREATE INDEX feedback_by_time ON feedback(at);
+        """,
+    ),
 ]
