@@ -20,6 +20,7 @@ from storage import ResultCache, open_database
 from storage.cache import DEFAULT_MAX_BYTES
 from storage.command_log import CommandLog
 from storage.cooldowns import CooldownStore
+from storage.feedback import FeedbackStore
 from storage.service_switches import ServiceSwitches
 from storage.settings import BotState, GuildSettings
 
@@ -45,6 +46,7 @@ class App:
         self.state = BotState(self.db)
         self.switches = ServiceSwitches(self.db)
         self.command_log = CommandLog(self.db)
+        self.feedback = FeedbackStore(self.db)  # users' corrections of /tone and /digit answers
         self.trainer = BackgroundTrainer(self.home, bars=progress_bars, quick=quick_training)
         from bot.inference import make_backend
         from bot.inference.local import LocalBackend

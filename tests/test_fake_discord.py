@@ -221,3 +221,133 @@ async def test_wait_until_wakes_on_edits(fake):
     assert status == 200 and body["content"] == "b" and (await waiting) is sent
     status, body, _ = await call("PATCH", url, json={"content": None}, headers=auth)
     assert (status, body["code"]) == (400, 50006)  # an edit may not empty a message
+
+
+# ----- components, user installs and the injected clock --------------------------------------
+BOT = {"Authorization": "Bot fake-token.for-tests.only"}
+
+
+def button(label: str, custom_id: str, **extra) -> dict:
+    return {"type": 2, "style": 2, "label": label, "custom_id": custom_id, **extra}
+
+
+def row(*buttons: dict) -> dict:
+    return {"type": 1, "components": list(buttons)}
+
+
+@pytest.fixture
+async def clocked():
+    """A fake on an injected clock, with no bot: tests answer its interactions over HTTP."""
+    from tests.fake_discord import FakeClock
+    from tests.fake_discord.server import Session
+
+    server = await FakeDiscord(clock=FakeClock()).start()
+    server.current_session = Session("s", intents=0)
+    server.global_commands = server._echo_commands(
+        [{"name": "digit", "description": "d"},
+         {"name": "Check tone", "type": 3, "integration_types": [0, 1], "contexts": [0, 1, 2]}], None)
+    yield server
+    await server.stop()
+
+
+async def post_with_buttons(fake, components: list[dict]):
+    status, body, _ = await call("POST", f"{fake.api_base}/channels/{fake.channel_id}/messages", headers=BOT,
+                                 json={"content": "pick one", "components": components})
+    return status, body
+
+
+async def test_messages_carry_buttons_within_discords_limits(clocked):
+    fake = clocked
+    status, body = await post_with_buttons(fake, [row(button("Yes", "a"), button("No", "b"))])
+    assert status == 200 and body["components"][0]["components"][1]["custom_id"] == "b"
+    assert fake.buttons(fake.channel_messages[0]) == body["components"][0]["components"]
+    for bad in ([row(button("x", "c" * 101))], [row(button("x", "same"), button("y", "same"))],
+                [row(*[button(str(i), str(i)) for i in range(6)])], [row(button("x", "d")) for _ in range(6)],
+                [row(button("", "e"))], [row({**button("x", "f"), "style": 9})]):
+        status, body = await post_with_buttons(fake, bad)
+        assert (status, body["code"]) == (400, 50035), bad
+    assert len(fake.channel_messages) == 1
+
+
+async def test_a_click_is_a_component_interaction_answered_by_updating_the_message(clocked):
+    fake = clocked
+    await post_with_buttons(fake, [row(button("Yes", "vote:yes"), button("Off", "vote:off", disabled=True))])
+    message = fake.channel_messages[0]
+    with pytest.raises(LookupError):
+        await fake.click_button("bob", message, "Off")  # a disabled button cannot be clicked
+    with pytest.raises(LookupError):
+        await fake.click_button("bob", message, "Maybe")
+    record = await fake.click_button("bob", message, "Yes")
+    frame = fake.current_session.sent[-1]
+    assert frame["t"] == "INTERACTION_CREATE" and frame["d"]["type"] == 3
+    assert frame["d"]["data"] == {"custom_id": "vote:yes", "component_type": 2}
+    assert frame["d"]["message"]["id"] == message.payload["id"] and frame["d"]["member"]["user"]["username"] == "bob"
+    assert frame["d"]["authorizing_integration_owners"] == {"0": fake.guild_id} and frame["d"]["context"] == 0
+
+    callback = f"{fake.api_base}/interactions/{record.id}/{record.token}/callback"
+    status, body, _ = await call("POST", callback, json={"type": 7, "data": {"content": "counted", "components": []}})
+    assert status == 200 and record.ack_type == 7 and record.replied.is_set()
+    assert message.content == "counted" and fake.buttons(message) == [] and record.original is message
+    assert fake.channel_messages == [message]  # updated in place, no new message
+
+    await post_with_buttons(fake, [row(button("Later", "later"))])
+    later = fake.channel_messages[1]
+    record = await fake.click_button("alice", later, "Later")
+    status, _, _ = await call("POST", f"{fake.api_base}/interactions/{record.id}/{record.token}/callback",
+                              json={"type": 6})
+    assert status == 200 and record.ack_type == 6 and later.content == "pick one"  # deferred: nothing yet
+    status, _, _ = await call("PATCH", f"{fake.api_base}/webhooks/{fake.app_id}/{record.token}/messages/@original",
+                              json={"content": "done later"})
+    assert status == 200 and later.content == "done later" and len(later.edits) == 1
+
+
+async def test_update_responses_are_only_for_component_interactions(clocked):
+    fake = clocked
+    record = await fake.run_slash("alice", "digit")
+    status, body, _ = await call("POST", f"{fake.api_base}/interactions/{record.id}/{record.token}/callback",
+                                 json={"type": 7, "data": {"content": "no message to update"}})
+    assert (status, body["code"]) == (400, 50035) and record.acknowledged_at is None
+
+
+async def test_an_ephemeral_message_is_clicked_only_by_whom_it_was_shown(clocked):
+    fake = clocked
+    record = await fake.run_slash("bob", "digit")
+    callback = f"{fake.api_base}/interactions/{record.id}/{record.token}/callback"
+    await call("POST", callback, json={"type": 4, "data": {"content": "for bob", "flags": 64,
+                                                             "components": [row(button("Mine", "m"))]}})
+    assert record.original.ephemeral
+    with pytest.raises(LookupError):
+        await fake.click_button("alice", record.original, "Mine")
+    click = await fake.click_button("bob", record.original, "Mine")
+    assert click.payload["member"]["user"]["username"] == "bob" and click.payload["message"]["flags"] == 64
+
+
+async def test_context_menus_from_a_user_install_follow_integration_types(clocked):
+    fake = clocked
+    target = {"id": "1", "channel_id": fake.foreign_channel_id, "content": "hm", "author": fake.users["alice"]}
+    record = await fake.run_context_menu("bob", "Check tone", target, user_install=True)
+    assert record.payload["guild_id"] == fake.foreign_guild_id and record.payload["context"] == 0
+    assert record.payload["authorizing_integration_owners"] == {"1": fake.users["bob"]["id"]}
+    group = await fake.run_context_menu("bob", "Check tone", target, group_dm=True)
+    assert group.payload["context"] == 2 and "guild_id" not in group.payload
+    fake.global_commands = fake._echo_commands([{"name": "Check tone", "type": 3}], None)  # guild installs only
+    with pytest.raises(LookupError):
+        await fake.run_context_menu("bob", "Check tone", target, user_install=True)
+
+
+async def test_tokens_expire_after_15_minutes_of_the_injected_clock(clocked):
+    fake = clocked
+    record = await fake.run_slash("alice", "digit")
+    await call("POST", f"{fake.api_base}/interactions/{record.id}/{record.token}/callback", json={"type": 5})
+    followup = f"{fake.api_base}/webhooks/{fake.app_id}/{record.token}?wait=1"
+    fake.clock.advance(14 * 60)
+    status, _, _ = await call("POST", followup, json={"content": "in time"})
+    assert status == 200
+    fake.clock.advance(61)
+    status, body, _ = await call("POST", followup, json={"content": "too late"})
+    assert (status, body["code"]) == (401, 50027)
+    late = await fake.run_slash("alice", "digit")
+    fake.clock.advance(3.1)  # the acknowledgement window is read from the same clock
+    status, body, _ = await call("POST", f"{fake.api_base}/interactions/{late.id}/{late.token}/callback",
+                                 json={"type": 5})
+    assert (status, body["code"]) == (404, 10062)

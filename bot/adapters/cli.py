@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.adapters.cli_db import add_db_parser, run_db
-from bot.adapters.cli_reports import add_report_parsers, run_mydata, run_stats
+from bot.adapters.cli_reports import add_report_parsers, run_feedback, run_mydata, run_stats
 from bot.adapters.cli_gateway import GatewayRefused, add_cluster_parser, add_shard_options
 from bot.logs import register_secret, setup_logging
 from ml.home import ModelHome
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"console": _console, "run": _run, "train": _train, "eval": _eval, "digit": _digit,
                "tone": _tone, "essay": _essay,
                "track": _track, "friend": _friend, "db": run_db, "cluster": _cluster,
-               "serve": _serve, "stats": run_stats, "mydata": run_mydata}[args.command]
+               "serve": _serve, "stats": run_stats, "mydata": run_mydata, "feedback": run_feedback}[args.command]
     try:
         return handler(args, home)
     except GatewayRefused as exc:

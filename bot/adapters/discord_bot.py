@@ -21,12 +21,13 @@ import logging
 import os
 import signal
 import time
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import discord
 import yarl
 from discord import app_commands
 
+from bot.adapters.discord_buttons import ITEMS as BUTTON_ITEMS, buttons_for
 from bot.adapters.health import HealthServer, metrics_port
 from bot.app import App
 from bot.commands import GROUP_DESCRIPTIONS, REGISTRY, Command, CommandContext, InputFile, OptionKind, run_command
@@ -113,6 +114,9 @@ class MlBotClient(discord.Client):
         if not self.intents.message_content:
             log.warning("running without the Message Content intent: slash commands only "
                         "(prefix commands work in DMs and when the bot is mentioned)")
+        # Buttons carry their state in their custom_ids: registering the classes makes those
+        # of answers sent before this start work again.
+        self.add_dynamic_items(*BUTTON_ITEMS)
         await self.sync_commands_if_changed()
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
@@ -197,15 +201,31 @@ class MlBotClient(discord.Client):
 
     # ----- slash commands --------------------------------------------------------------
     async def handle_interaction(self, cmd: Command, interaction: discord.Interaction, values: dict) -> None:
+        arguments = {name: _option_value(v) for name, v in values.items() if v is not None}
+
+        async def given() -> dict[str, Any]:
+            return arguments
+        await self.answer_interaction(cmd, interaction, given)
+
+    async def answer_interaction(self, cmd: Command, interaction: discord.Interaction,
+                                 arguments_of: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        """Run a command for a slash command or a button (Regenerate): defer at once, then
+        gather the arguments (a button may look them up), run, answer with its buttons."""
         task = asyncio.current_task()
         self.inflight.add(task)
         try:
             if self.stopping:
                 await interaction.response.send_message("mlbot is restarting; try again in a minute.", ephemeral=True)
                 return
-            private = cmd.ephemeral or answers_privately(interaction)
+            # A button under an answer only the asker sees answers the same way.
+            shown_privately = interaction.message is not None and interaction.message.flags.ephemeral
+            private = cmd.ephemeral or answers_privately(interaction) or shown_privately
             await interaction.response.defer(thinking=True, ephemeral=private)
-            arguments = {name: _option_value(v) for name, v in values.items() if v is not None}
+            try:
+                arguments = await arguments_of()
+            except UserFacingError as exc:
+                await interaction.followup.send(str(exc), ephemeral=True)
+                return
             permissions = interaction.permissions
             progress = ProgressMessage(interaction)
             ctx = CommandContext(self.app, "discord", str(interaction.user.id),
@@ -218,15 +238,16 @@ class MlBotClient(discord.Client):
             reply = await run_command(cmd.name, ctx, **arguments)
             progress.finished = True
             reply.ephemeral = reply.ephemeral or private
+            view = buttons_for(self.app, cmd.name, reply, str(interaction.user.id))
             if interaction.is_expired():
-                await self.post_late_reply(interaction, cmd.name, reply)
+                await self.post_late_reply(interaction, cmd.name, reply, view)
                 return
             try:
-                await self.send_interaction_reply(interaction, reply, deferred_ephemeral=private)
+                await self.send_interaction_reply(interaction, reply, deferred_ephemeral=private, view=view)
             except discord.HTTPException as exc:
                 if not token_expired(exc):
                     raise
-                await self.post_late_reply(interaction, cmd.name, reply)
+                await self.post_late_reply(interaction, cmd.name, reply, view)
                 return
             if progress.shown:  # the answer came as a new message; the progress line has done its job
                 await interaction.delete_original_response()
@@ -236,17 +257,17 @@ class MlBotClient(discord.Client):
             self.inflight.discard(task)
 
     async def send_interaction_reply(self, interaction: discord.Interaction, reply: Reply,
-                                     deferred_ephemeral: bool) -> None:
+                                     deferred_ephemeral: bool, view: discord.ui.View | None = None) -> None:
         limit = getattr(interaction, "filesize_limit", None) or DEFAULT_FILE_LIMIT
         outgoing = render(reply, limit)
         if reply.ephemeral and not deferred_ephemeral:
             # The deferral was public; replace it so only the asker sees the answer.
             await interaction.delete_original_response()
-        for message in outgoing.messages:
-            message = {k: v for k, v in message.items() if v or k == "content"}
+        for message in with_buttons(outgoing.messages, view):
             await interaction.followup.send(ephemeral=reply.ephemeral, **message)
 
-    async def post_late_reply(self, interaction: discord.Interaction, name: str, reply: Reply) -> None:
+    async def post_late_reply(self, interaction: discord.Interaction, name: str, reply: Reply,
+                              view: discord.ui.View | None = None) -> None:
         """An interaction's token lasts 15 minutes: an answer ready later goes out as a plain
         message, in the channel, or in a DM when only the asker may see it or the channel is closed."""
         user = interaction.user
@@ -258,8 +279,7 @@ class MlBotClient(discord.Client):
             " (it took longer than Discord lets a command's answer wait):"
         log.info("/%s: the interaction's token expired; answering with a %s", name,
                  "DM" if target is user else "channel message")
-        for index, message in enumerate(render(reply, DEFAULT_FILE_LIMIT).messages):
-            message = {k: v for k, v in message.items() if v or k == "content"}
+        for index, message in enumerate(with_buttons(render(reply, DEFAULT_FILE_LIMIT).messages, view)):
             if index == 0:
                 message["content"] = f"{note}\n{message.get('content') or ''}".strip()[:2000]
             await target.send(allowed_mentions=discord.AllowedMentions(users=[user]), **message)
@@ -411,8 +431,8 @@ class MlBotClient(discord.Client):
                              bot_owner=self.is_bot_owner(message.author), channel_problem=self.channel_problem)
         for arguments in calls:
             reply = await run_command(cmd.name, ctx, **arguments)
-            for index, outgoing in enumerate(render(reply).messages):
-                outgoing = {k: v for k, v in outgoing.items() if v or k == "content"}
+            view = buttons_for(self.app, cmd.name, reply, str(message.author.id))
+            for index, outgoing in enumerate(with_buttons(render(reply).messages, view)):
                 if index == 0:
                     await message.reply(mention_author=False, **outgoing)
                 else:
@@ -479,7 +499,8 @@ def tone_context_menu(client: MlBotClient) -> app_commands.ContextMenu:
                                      parent_channel_id=_parent_id(interaction.channel))
                 reply = await run_command("tone", ctx, text=message.content)
             reply.ephemeral = True
-            await client.send_interaction_reply(interaction, reply, deferred_ephemeral=True)
+            await client.send_interaction_reply(interaction, reply, deferred_ephemeral=True,
+                                                view=buttons_for(client.app, "tone", reply, str(interaction.user.id)))
         except discord.HTTPException as exc:
             log.warning("could not answer Check tone: %s %s", exc.status, exc.text)
         finally:
@@ -503,6 +524,14 @@ def answers_privately(interaction: discord.Interaction) -> bool:
         return not interaction.is_guild_integration()
     context = getattr(interaction, "context", None)
     return bool(context is not None and context.private_channel)
+
+
+def with_buttons(messages: list[dict], view: discord.ui.View | None) -> list[dict]:
+    """The rendered messages as send() takes them (empty fields left out), the buttons under the last."""
+    messages = [{k: v for k, v in m.items() if v or k == "content"} for m in messages]
+    if view is not None and messages:
+        messages[-1]["view"] = view
+    return messages
 
 
 def token_expired(exc: discord.HTTPException) -> bool:

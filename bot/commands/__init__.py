@@ -12,5 +12,6 @@ from bot.commands import friend as _friend  # noqa: F401  (registers /friend, /c
 from bot.commands import services as _services  # noqa: F401  (registers /config services)
 from bot.commands import stats as _stats  # noqa: F401  (registers /stats)
 from bot.commands import privacy as _privacy  # noqa: F401  (registers /privacy, /mydata)
+from bot.commands import feedback as _feedback  # noqa: F401  (registers feedback export: console and CLI)
 
 __all__ = ["GROUP_DESCRIPTIONS", "REGISTRY", "Command", "CommandContext", "InputFile", "Option", "OptionKind", "run_command"]

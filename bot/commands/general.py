@@ -52,11 +52,15 @@ async def status(ctx: CommandContext) -> Reply:
     return Reply(title="Status", fields=fields, data={"fields": dict(fields)})
 
 
-@command("forget", "Delete everything stored about you: results, conversations, facts, persona", ephemeral=True)
+@command("forget", "Delete everything stored about you: results, conversations, facts, persona, feedback",
+         ephemeral=True)
 async def forget(ctx: CommandContext) -> Reply:
     user_key = ctx.app.user_key(ctx.adapter, ctx.user_id)
     results = await ctx.app.cache.forget_user(user_key)
     friend_rows = await ctx.app.friend.forget(user_key)
-    return Reply(text=f"Deleted {results + friend_rows} row(s): {results} stored result(s) of your requests and "
-                      f"{friend_rows} from your conversations with the friend (turns, summaries, facts, persona).",
-                 data={"deleted": results + friend_rows, "results": results, "friend": friend_rows})
+    feedback = await ctx.app.feedback.forget_user(user_key)
+    deleted = results + friend_rows + feedback
+    return Reply(text=f"Deleted {deleted} row(s): {results} stored result(s) of your requests, "
+                      f"{friend_rows} from your conversations with the friend (turns, summaries, facts, persona) "
+                      f"and {feedback} answer correction(s) you sent.",
+                 data={"deleted": deleted, "results": results, "friend": friend_rows, "feedback": feedback})

@@ -16,6 +16,15 @@ invalidated with op 9, as Discord does.
 Bot messages in channels can be edited (each edit is timed, for pacing checks), typing is
 recorded, and threads can be started from messages (refused with 403 when allow_threads is off).
 
+Components: messages carry action rows of buttons (checked against Discord's limits); a user
+clicks one with click_button, which dispatches INTERACTION_CREATE of type 3 (MESSAGE_COMPONENT)
+carrying the message, and the bot answers with type 4 (a new message), 5 (thinking, then a
+followup), 6 (deferred update: later edits of @original change the clicked message) or 7
+(update the clicked message at once). Only the one who sees an ephemeral message can click it.
+
+Time: interaction acknowledgement windows and token lifetimes are read from `clock`
+(time.monotonic by default); a FakeClock lets a test move 15 minutes on at once.
+
 The test driver API is the public methods of FakeDiscord (user_says, run_slash,
 wait_for_reply, bot_messages_in, wait_until, inject_429, drop_gateway, ...).
 """
@@ -26,7 +35,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import aiohttp
 from aiohttp import web
@@ -90,6 +99,21 @@ class Channel:
 
 
 SEND_MESSAGES = 1 << 11
+ACTION_ROW, BUTTON = 1, 2
+BUTTON_STYLES = {1, 2, 3, 4, 5}  # primary, secondary, success, danger, link
+
+
+class FakeClock:
+    """The fake's clock for interaction windows: real monotonic time plus what advance() added."""
+
+    def __init__(self):
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
 
 
 @dataclass
@@ -106,6 +130,7 @@ class InteractionRecord:
     original_edits: list[tuple[float, str]] = field(default_factory=list)  # (monotonic time, content)
     followups: list[SentMessage] = field(default_factory=list)
     replied: asyncio.Event = field(default_factory=asyncio.Event)
+    clicked: SentMessage | None = None  # a component interaction's message (types 6 and 7 change it)
 
     @property
     def ack_latency(self) -> float | None:
@@ -131,8 +156,10 @@ class FakeDiscord:
     def __init__(self, token: str = "fake-token.for-tests.only", *, grant_message_content: bool = True,
                  heartbeat_interval_ms: int = 1000, ack_window: float = 3.0, token_lifetime: float = 900.0,
                  attachment_size_limit: int = DEFAULT_FILE_LIMIT, allow_threads: bool = True, port: int = 0,
-                 shards: int = 1, max_concurrency: int = 1, identify_window: float = 0.0):
+                 shards: int = 1, max_concurrency: int = 1, identify_window: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic):
         self.token = token
+        self.clock = clock  # interaction windows and token lifetimes (a FakeClock can jump ahead)
         self.grant_message_content = grant_message_content
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.ack_window = ack_window
@@ -361,11 +388,6 @@ class FakeDiscord:
         app; group_dm: in a group DM, likewise. Discord offers a command there only when its
         integration_types and contexts allow it; otherwise this raises LookupError."""
         invoker = self.users[user_name]
-        if user_install:
-            guild_id, channel_id = self.foreign_guild_id, self.foreign_channel_id
-        else:
-            guild_id = guild_id or self.guild_id
-            channel_id = self.all_guilds()[guild_id]
         command = self._find_command(name, guild_command)
         self._check_offered(command, installed_by_user=user_install or group_dm,
                             context=2 if group_dm else 1 if dm else 0)
@@ -376,7 +398,7 @@ class FakeDiscord:
                 option_list.append({"name": option_name, "type": 7, "value": value.id})
                 resolved.setdefault("channels", {})[value.id] = {
                     "id": value.id, "name": value.name, "type": 0, "permissions": str(p.BASIC_MEMBER_PERMISSIONS),
-                    "guild_id": guild_id}
+                    "guild_id": guild_id or self.guild_id}
         for option_name, (filename, data, content_type) in (files or {}).items():
             attachment = self._store_attachment(filename, data, content_type)
             resolved[attachment["id"]] = attachment
@@ -393,60 +415,100 @@ class FakeDiscord:
             data["resolved"] = {"attachments": resolved}
         if channels:
             data.setdefault("resolved", {})["channels"] = channels
-        interaction_id, token = p.snowflake(), f"itoken-{p.snowflake()}"
-        payload = {
-            "id": interaction_id,
-            "application_id": self.app_id,
-            "type": 2,
-            "token": token,
-            "version": 1,
-            "data": data,
-            "locale": "en-US",
-            "attachment_size_limit": self.attachment_size_limit,
-            "entitlements": [],
-            "authorizing_integration_owners": {"0": guild_id} if not dm else {"1": invoker["id"]},
-            "app_permissions": str(p.BASIC_MEMBER_PERMISSIONS),
-        }
+        place = self._place(invoker, dm=dm, user_install=user_install, group_dm=group_dm, guild_id=guild_id)
+        if guild_command and not (dm or user_install or group_dm):
+            data["guild_id"] = place["guild_id"]
+        return await self._interact(2, data, place)
+
+    def _place(self, invoker: dict, *, dm: bool = False, user_install: bool = False, group_dm: bool = False,
+               guild_id: str | None = None) -> dict:
+        """Where an interaction happens, as its payload says: guild and channel, member (in a
+        server) or user, context (0 server, 1 the bot's DM, 2 a group DM) and who installed the
+        app there (authorizing_integration_owners: "0" a server, "1" the user)."""
         if group_dm:
             channel = p.group_dm_channel(p.snowflake(), invoker, [u for u in self.users.values() if u is not invoker])
-            payload.update(channel_id=channel["id"], channel=channel, user=invoker, context=2,
-                           authorizing_integration_owners={"1": invoker["id"]})
-        elif dm:
+            return {"channel_id": channel["id"], "channel": channel, "user": invoker, "context": 2,
+                    "authorizing_integration_owners": {"1": invoker["id"]}}
+        if dm:
             channel = self.dm_channel_for(invoker)
-            payload.update(channel_id=channel["id"], channel=channel, user=invoker, context=1)
-        elif user_install:
+            return {"channel_id": channel["id"], "channel": channel, "user": invoker, "context": 1,
+                    "authorizing_integration_owners": {"1": invoker["id"]}}
+        if user_install:  # a server the bot is not in, through the invoker's own install
+            guild_id, channel_id, owners = self.foreign_guild_id, self.foreign_channel_id, {"1": invoker["id"]}
             channel = p.text_channel(channel_id, guild_id, "elsewhere")
-            payload.update(guild_id=guild_id, channel_id=channel_id, channel=channel, member=self._member(invoker),
-                           guild_locale="en-US", context=0, authorizing_integration_owners={"1": invoker["id"]})
         else:
+            guild_id = guild_id or self.guild_id
+            channel_id, owners = self.all_guilds()[guild_id], {"0": guild_id}
             channel = p.text_channel(channel_id, guild_id, "general")
-            payload.update(guild_id=guild_id, channel_id=channel_id, channel=channel,
-                           member=self._member(invoker), guild_locale="en-US", context=0)
-            if guild_command:
-                data["guild_id"] = guild_id
-        record = InteractionRecord(interaction_id, token, payload, time.monotonic())
+        return {"guild_id": guild_id, "channel_id": channel_id, "channel": channel, "member": self._member(invoker),
+                "guild_locale": "en-US", "context": 0, "authorizing_integration_owners": owners}
+
+    async def _interact(self, kind: int, data: dict, place: dict) -> InteractionRecord:
+        """Dispatch an INTERACTION_CREATE of `kind` (2 a command, 3 a component) at `place`."""
+        interaction_id, token = p.snowflake(), f"itoken-{p.snowflake()}"
+        payload = {"id": interaction_id, "application_id": self.app_id, "type": kind, "token": token, "version": 1,
+                   "data": data, "locale": "en-US", "attachment_size_limit": self.attachment_size_limit,
+                   "entitlements": [], "app_permissions": str(p.BASIC_MEMBER_PERMISSIONS), **place}
+        record = InteractionRecord(interaction_id, token, payload, self.clock())
         self.interactions[interaction_id] = record
         await self._dispatch("INTERACTION_CREATE", payload)
         return record
 
-    async def run_context_menu(self, user_name: str, name: str, target: dict) -> InteractionRecord:
-        """A user right-clicks the message `target` (a payload from user_says) -> Apps -> name."""
+    async def run_context_menu(self, user_name: str, name: str, target: dict, *, dm: bool = False,
+                               user_install: bool = False, group_dm: bool = False) -> InteractionRecord:
+        """A user right-clicks the message `target` (a payload from user_says) -> Apps -> name;
+        user_install and group_dm as in run_slash (Discord offers it only where it is allowed)."""
         invoker = self.users[user_name]
         command = self._find_command(name, False)
-        interaction_id, token = p.snowflake(), f"itoken-{p.snowflake()}"
+        self._check_offered(command, installed_by_user=user_install or group_dm,
+                            context=2 if group_dm else 1 if dm else 0)
         data = {"id": command["id"], "name": name, "type": 3, "target_id": target["id"],
                 "resolved": {"messages": {target["id"]: target}}}
-        channel = p.text_channel(self.channel_id, self.guild_id, "general")
-        payload = {"id": interaction_id, "application_id": self.app_id, "type": 2, "token": token, "version": 1,
-                   "data": data, "locale": "en-US", "attachment_size_limit": self.attachment_size_limit,
-                   "entitlements": [], "authorizing_integration_owners": {"0": self.guild_id},
-                   "app_permissions": str(p.BASIC_MEMBER_PERMISSIONS), "guild_id": self.guild_id,
-                   "channel_id": self.channel_id, "channel": channel, "member": self._member(invoker),
-                   "guild_locale": "en-US", "context": 0}
-        record = InteractionRecord(interaction_id, token, payload, time.monotonic())
-        self.interactions[interaction_id] = record
-        await self._dispatch("INTERACTION_CREATE", payload)
+        return await self._interact(2, data, self._place(invoker, dm=dm, user_install=user_install,
+                                                         group_dm=group_dm))
+
+    @staticmethod
+    def buttons(message: SentMessage) -> list[dict]:
+        """The buttons of a message, row by row."""
+        return [item for row in message.payload.get("components") or [] for item in row.get("components", [])
+                if item.get("type") == BUTTON]
+
+    async def click_button(self, user_name: str, message: SentMessage, label: str | None = None, *,
+                           custom_id: str | None = None) -> InteractionRecord:
+        """A user clicks the button of `message` with this label (or custom_id): a type 3
+        interaction where the message is. Raises LookupError where a Discord user could not
+        click it (no such button, disabled, or an ephemeral message shown to someone else)."""
+        clicker = self.users[user_name]
+        button = next((b for b in self.buttons(message)
+                       if (custom_id is not None and b.get("custom_id") == custom_id)
+                       or (custom_id is None and b.get("label") == label)), None)
+        if button is None:
+            raise LookupError(f"no button {label or custom_id!r} on that message: "
+                              f"{[b.get('label') for b in self.buttons(message)]}")
+        if button.get("disabled") or button.get("style") == 5:
+            raise LookupError(f"the button {label or custom_id!r} cannot be clicked")
+        source = self.interactions.get(message.interaction_id or "")
+        if message.ephemeral and (source is None or self._invoker(source.payload)["id"] != clicker["id"]):
+            raise LookupError("only the one it was shown to sees an ephemeral message")
+        if source is not None:  # the place of the interaction that posted the message
+            place = {k: v for k, v in source.payload.items()
+                     if k in ("guild_id", "channel_id", "channel", "guild_locale", "context",
+                              "authorizing_integration_owners")}
+            place["member" if "guild_id" in place else "user"] = \
+                self._member(clicker) if "guild_id" in place else clicker
+        else:
+            guild_id = message.payload.get("guild_id")
+            place = self._place(clicker, dm=guild_id is None, guild_id=guild_id)
+            place["channel_id"] = message.payload["channel_id"]
+            place["channel"] = {**place["channel"], "id": message.payload["channel_id"]}
+        data = {"custom_id": button["custom_id"], "component_type": BUTTON}
+        record = await self._interact(3, data, {**place, "message": message.payload})
+        record.clicked = message
         return record
+
+    @staticmethod
+    def _invoker(payload: dict) -> dict:
+        return payload["member"]["user"] if "member" in payload else payload["user"]
 
     async def wait_for_reply(self, record: InteractionRecord, timeout: float = 30) -> SentMessage:
         await asyncio.wait_for(record.replied.wait(), timeout)
@@ -637,6 +699,36 @@ class FakeDiscord:
                 raise DiscordError(413, 40005, "Request entity too large")
         if not content and not embeds and not files and not payload.get("attachments"):
             raise DiscordError(400, 50006, "Cannot send an empty message")
+        self._check_components(payload.get("components") or [])
+
+    @staticmethod
+    def _check_components(rows: list[dict]) -> None:
+        """Discord's rules for buttons: at most 5 action rows of at most 5 buttons, each with a
+        style, a label or emoji of at most 80 characters, and a custom_id of at most 100
+        characters unique in the message (a link button has a url instead)."""
+        def invalid(what: str) -> DiscordError:
+            return DiscordError(400, 50035, f"Invalid Form Body: components: {what}")
+        if len(rows) > 5:
+            raise invalid("Must be 5 or fewer in length.")
+        seen: set[str] = set()
+        for row in rows:
+            if row.get("type") != ACTION_ROW or not 1 <= len(row.get("components") or []) <= 5:
+                raise invalid("an action row holds 1 to 5 components")
+            for item in row["components"]:
+                if item.get("type") != BUTTON or item.get("style") not in BUTTON_STYLES:
+                    raise invalid("Value of field \"type\" or \"style\" is not valid")
+                if not (item.get("label") or item.get("emoji")) or len(item.get("label") or "") > 80:
+                    raise invalid("a button has a label (1-80 characters) or an emoji")
+                if item["style"] == 5:
+                    if not item.get("url") or "custom_id" in item:
+                        raise invalid("a link button has a url and no custom_id")
+                    continue
+                custom_id = item.get("custom_id") or ""
+                if not 1 <= len(custom_id) <= 100:
+                    raise invalid("custom_id: Must be between 1 and 100 in length.")
+                if custom_id in seen:
+                    raise invalid("Component custom id cannot be duplicated")
+                seen.add(custom_id)
 
     def _store_sent(self, payload: dict, files: list[tuple[str, bytes]], channel_id: str,
                     guild_id: str | None, interaction_id: str | None = None) -> SentMessage:
@@ -645,6 +737,13 @@ class FakeDiscord:
         message = p.message(p.snowflake(), channel_id, self.bot_user, payload.get("content") or "",
                             guild_id=guild_id, attachments=attachments, embeds=payload.get("embeds") or [],
                             flags=flags, reference=payload.get("message_reference"))
+        message["components"] = payload.get("components") or []
+        if interaction_id is not None:  # who the message answers, as Discord's interaction_metadata says
+            source = self.interactions[interaction_id].payload
+            message["interaction_metadata"] = {"id": interaction_id, "type": source["type"],
+                                               "user": self._invoker(source),
+                                               "authorizing_integration_owners":
+                                                   source.get("authorizing_integration_owners", {})}
         return SentMessage(message, files, bool(flags & EPHEMERAL), interaction_id)
 
     def _wake_message_waiters(self) -> None:
@@ -656,7 +755,7 @@ class FakeDiscord:
     def _interaction_by_token(self, token: str) -> InteractionRecord:
         for record in self.interactions.values():
             if record.token == token:
-                if time.monotonic() - record.created > self.token_lifetime:
+                if self.clock() - record.created > self.token_lifetime:
                     raise DiscordError(401, 50027, "Invalid Webhook Token")
                 return record
         raise DiscordError(404, 10015, "Unknown Webhook")
@@ -665,7 +764,7 @@ class FakeDiscord:
         record = self.interactions.get(request.match_info["id"])
         if record is None or record.token != request.match_info["token"]:
             raise DiscordError(404, 10062, "Unknown interaction")
-        now = time.monotonic()
+        now = self.clock()
         if now - record.created > self.ack_window:
             raise DiscordError(404, 10062, "Unknown interaction")
         if record.acknowledged_at is not None:
@@ -673,6 +772,13 @@ class FakeDiscord:
         body, files = await self._read_message_body(request)
         kind = body.get("type")
         data = body.get("data") or {}
+        if kind in (6, 7) and record.clicked is None:
+            raise DiscordError(400, 50035, "Invalid Form Body: type: only a component interaction updates a message")
+        if kind not in (4, 5, 6, 7):
+            raise DiscordError(400, 50035, f"Invalid Form Body: type: {kind!r} is not a response this fake knows")
+        if kind == 7:  # checked before the acknowledgement counts, as Discord refuses a bad one whole
+            edited = self._edited(record.clicked, data)
+            self._check_message(edited, files, record.payload["attachment_size_limit"])
         record.acknowledged_at, record.ack_type = now, kind
         record.ephemeral = bool(int(data.get("flags") or 0) & EPHEMERAL)
         if kind == 4:  # an immediate message
@@ -680,6 +786,11 @@ class FakeDiscord:
             record.original = self._store_sent(data, files, record.payload["channel_id"],
                                                record.payload.get("guild_id"), record.id)
             record.replied.set()
+        elif kind in (6, 7):  # @original is now the clicked message, which keeps its visibility
+            record.original, record.ephemeral = record.clicked, record.clicked.ephemeral
+            if kind == 7:
+                self._update_in_place(record.clicked, edited, files)
+                record.replied.set()
         response = {"interaction": {"id": record.id, "type": record.payload["type"],
                                     "response_message_loading": kind == 5,
                                     "response_message_ephemeral": record.ephemeral},
@@ -709,10 +820,26 @@ class FakeDiscord:
         self._wake_message_waiters()  # wait_until() checks again on interaction replies too
         return json_response(sent.payload)
 
+    def _update_in_place(self, sent: SentMessage, edited: dict, files: list[tuple[str, bytes]]) -> None:
+        edited["attachments"] = edited["attachments"] + [self._store_attachment(name, data, None)
+                                                         for name, data in files]
+        sent.payload.update(edited, edited_timestamp=p.iso_now())
+        sent.files += files
+        sent.edits.append((time.monotonic(), sent.content))
+        self._wake_message_waiters()
+
     async def _edit_original(self, request):
         record = self._interaction_by_token(request.match_info["token"])
         if record.acknowledged_at is None or record.original_deleted:
             raise DiscordError(404, 10008, "Unknown Message")
+        if record.ack_type in (6, 7):  # a component interaction's @original is the clicked message
+            patch, files = await self._read_message_body(request)
+            edited = self._edited(record.clicked, patch)
+            self._check_message(edited, files, record.payload["attachment_size_limit"])
+            self._update_in_place(record.clicked, edited, files)
+            record.original_edits.append((time.monotonic(), record.clicked.content))
+            record.replied.set()
+            return json_response(record.clicked.payload)
         payload, files = await self._read_message_body(request)
         self._check_message(payload, files, record.payload["attachment_size_limit"])
         sent = self._store_sent(payload, files, record.payload["channel_id"], record.payload.get("guild_id"),
@@ -753,7 +880,8 @@ class FakeDiscord:
 
     def _edited(self, sent: SentMessage, patch: dict) -> dict:
         """The message's fields after a PATCH: fields it leaves out stay as they were."""
-        edited = {"content": sent.content, "embeds": sent.embeds, "attachments": sent.payload["attachments"]}
+        edited = {"content": sent.content, "embeds": sent.embeds, "attachments": sent.payload["attachments"],
+                  "components": sent.payload.get("components") or []}
         for key in ("content", "embeds", "components"):
             if key in patch:
                 edited[key] = patch[key] or ("" if key == "content" else [])
@@ -771,12 +899,7 @@ class FakeDiscord:
         patch, files = await self._read_message_body(request)
         edited = self._edited(sent, patch)
         self._check_message(edited, files, DEFAULT_FILE_LIMIT)  # an edit obeys the sending rules
-        edited["attachments"] = edited["attachments"] + [self._store_attachment(name, data, None)
-                                                         for name, data in files]
-        sent.payload.update(edited, edited_timestamp=p.iso_now())
-        sent.files += files
-        sent.edits.append((time.monotonic(), sent.content))
-        self._wake_message_waiters()
+        self._update_in_place(sent, edited, files)
         return json_response(sent.payload)
 
     async def _typing(self, request):
