@@ -83,6 +83,22 @@ class FriendMemory:
                 "(SELECT key FROM friend_facts WHERE user_key = ? AND conversation = ? ORDER BY at DESC LIMIT ?)",
                 (user_key, conversation, user_key, conversation, MAX_FACTS))
 
+    async def last_exchange(self, user_key: str, conversation: str) -> tuple[StoredTurn, StoredTurn] | None:
+        """The latest (user's message, friend's reply) of a conversation, or None."""
+        rows = await self.db.fetchall(
+            "SELECT id, role, speaker, content FROM friend_turns WHERE user_key = ? AND conversation = ? "
+            "ORDER BY id DESC LIMIT 2", (user_key, conversation))
+        if len(rows) < 2 or rows[1][1] != "user" or rows[0][1] != "assistant":
+            return None
+        return StoredTurn(*rows[1]), StoredTurn(*rows[0])
+
+    async def take_back(self, user_key: str, turn_ids: list[int]) -> int:
+        """Remove turns (an exchange whose reply is asked again); returns how many went."""
+        marks = ", ".join("?" for _ in turn_ids)
+        async with self.db.transaction() as tx:
+            return await tx.execute(f"DELETE FROM friend_turns WHERE user_key = ? AND id IN ({marks})",
+                                    (user_key, *turn_ids))
+
     async def unsummarised_before_recent(self, user_key: str, conversation: str, recent: int) -> list[StoredTurn]:
         """Turns older than the `recent` ones that the summary does not cover yet."""
         rows = await self.db.fetchall(

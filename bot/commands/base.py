@@ -71,6 +71,8 @@ class CommandContext:
     reply_stream: Callable[[str], Awaitable[None]] | None = None
     # Discord sets this: can the bot post (with files) in channel (of server)? None if it can, else why not.
     channel_problem: Callable[[str, str | None], Awaitable[str | None]] | None = None
+    # Non-zero when the user asked for the same answer again (a Regenerate button): another seed.
+    variant: int = 0
 
     @property
     def is_operator(self) -> bool:

@@ -47,7 +47,7 @@ async def friend(ctx: CommandContext, message: str | None = None, persona: str |
     place = ctx.channel_id or ctx.user_id  # the CLI and console have no channel: one conversation per user
     result = await ctx.app.friend.chat(user_key=user_key, conversation=ctx.app.friend.conversation_id(ctx.adapter, place),
                                        speaker=ctx.user_name or "a friend", message=message,
-                                       guild_id=ctx.guild_id, stream=ctx.reply_stream)
+                                       guild_id=ctx.guild_id, stream=ctx.reply_stream, variant=ctx.variant)
     reply = friend_reply(result)
     if persona_note:
         reply.text = f"-# ({persona_note})\n" + reply.text

@@ -49,7 +49,7 @@ class FriendService:
         return self.app.keyed_hash(f"friend:{adapter}:{place}")
 
     async def chat(self, *, user_key: str, conversation: str, speaker: str, message: str,
-                   guild_id: str | None = None, stream: Stream | None = None) -> dict:
+                   guild_id: str | None = None, stream: Stream | None = None, variant: int = 0) -> dict:
         from ml.friend.conversation import DEFAULT_PERSONA, Friend, Memory, Turn
         from ml.friend.facts import Fact, extract_facts, value_of_stored
 
@@ -70,6 +70,8 @@ class FriendService:
         friend = Friend(model, judge=judge, sentence_judge=sentence_judge, finder=self.finder)
         state = json.dumps([persona, speaker, memory.summary, [f.text for f in facts],
                             [(t.role, t.text) for t in memory.turns], said, message], ensure_ascii=False)
+        if variant:  # Regenerate: the same turn with another seed (and its own cache entry)
+            state += f"\n#variant {variant}"
         seed = int(hashlib.sha256(state.encode()).hexdigest()[:8], 16)
         key = cache_key(SERVICE, version, state, {"pipeline": PIPELINE_VERSION, "kind": friend.judge is not None})
         cached = await self.app.cache.get(key, user_key)
