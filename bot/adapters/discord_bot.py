@@ -39,6 +39,7 @@ from bot.reply import Reply
 from bot.shards import ShardPlan, identify_spacing
 from bot.commands.config import watch_key
 from ml.errors import InputError, UserFacingError
+from storage.db import DatabaseError
 from storage.identify import IdentifyTurns
 from storage.tone_watch import record_watch
 
@@ -203,14 +204,18 @@ class MlBotClient(discord.Client):
     async def handle_interaction(self, cmd: Command, interaction: discord.Interaction, values: dict) -> None:
         arguments = {name: _option_value(v) for name, v in values.items() if v is not None}
 
-        async def given() -> dict[str, Any]:
+        async def given(ctx: CommandContext) -> dict[str, Any]:
             return arguments
         await self.answer_interaction(cmd, interaction, given)
 
     async def answer_interaction(self, cmd: Command, interaction: discord.Interaction,
-                                 arguments_of: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+                                 arguments_of: Callable[[CommandContext], Awaitable[dict[str, Any]]], *,
+                                 place: str | None = None, variant: int = 0,
+                                 on_reply: Callable[[Reply], Awaitable[None]] | None = None) -> None:
         """Run a command for a slash command or a button (Regenerate): defer at once, then
-        gather the arguments (a button may look them up), run, answer with its buttons."""
+        gather the arguments (a button may look them up, and set who speaks), run, answer with
+        its buttons. A friend's Regenerate names its conversation's `place` and asks for
+        another `variant`; `on_reply` sees the reply first."""
         task = asyncio.current_task()
         self.inflight.add(task)
         try:
@@ -221,24 +226,26 @@ class MlBotClient(discord.Client):
             shown_privately = interaction.message is not None and interaction.message.flags.ephemeral
             private = cmd.ephemeral or answers_privately(interaction) or shown_privately
             await interaction.response.defer(thinking=True, ephemeral=private)
-            try:
-                arguments = await arguments_of()
-            except UserFacingError as exc:
-                await interaction.followup.send(str(exc), ephemeral=True)
-                return
             permissions = interaction.permissions
             progress = ProgressMessage(interaction)
             ctx = CommandContext(self.app, "discord", str(interaction.user.id),
                                  str(interaction.guild_id) if interaction.guild_id else None,
                                  can_manage_server=bool(interaction.guild_id and permissions.manage_guild),
-                                 channel_id=str(interaction.channel_id) if interaction.channel_id else None,
+                                 channel_id=place or (str(interaction.channel_id) if interaction.channel_id else None),
                                  parent_channel_id=_parent_id(interaction.channel),
                                  bot_owner=self.is_bot_owner(interaction.user),
-                                 progress=progress.update, channel_problem=self.channel_problem)
-            reply = await run_command(cmd.name, ctx, **arguments)
+                                 progress=progress.update, channel_problem=self.channel_problem, variant=variant)
+            try:
+                arguments = await arguments_of(ctx)
+            except (UserFacingError, DatabaseError) as exc:  # e.g. what a button named is no longer stored
+                reply = Reply.error(str(exc))
+            else:
+                reply = await run_command(cmd.name, ctx, **arguments)
             progress.finished = True
+            if on_reply is not None:
+                await on_reply(reply)
             reply.ephemeral = reply.ephemeral or private
-            view = buttons_for(self.app, cmd.name, reply, str(interaction.user.id))
+            view = buttons_for(self.app, cmd.name, reply, str(interaction.user.id), ctx.channel_id or ctx.user_id)
             if interaction.is_expired():
                 await self.post_late_reply(interaction, cmd.name, reply, view)
                 return
@@ -372,7 +379,7 @@ class MlBotClient(discord.Client):
             reply = await run_command("friend", ctx, message=text)
         if unreadable and not reply.is_error:
             reply.text += f"\n-# (I can only read text, so I skipped {', '.join(unreadable)})"
-        await stream.finish(reply)
+        await stream.finish(reply, buttons_for(self.app, "friend", reply, str(message.author.id), str(place)))
 
     async def _friend_thread(self, message: discord.Message) -> discord.Thread | None:
         """A mention in a server's text channel opens a thread for the conversation when the
@@ -571,15 +578,16 @@ class StreamingReply:
         self._lock = asyncio.Lock()
         self._done = False
 
-    async def _show(self, text: str) -> None:
+    async def _show(self, text: str, view: discord.ui.View | None = None) -> None:
         text = text[:2000]
+        extra = {"view": view} if view is not None else {}
         if self.message is None:
             if self.reply_to is not None:
-                self.message = await self.reply_to.reply(text, mention_author=False)
+                self.message = await self.reply_to.reply(text, mention_author=False, **extra)
             else:
-                self.message = await self.channel.send(text)
-        elif text != self._shown:
-            await self.message.edit(content=text)
+                self.message = await self.channel.send(text, **extra)
+        elif text != self._shown or view is not None:
+            await self.message.edit(content=text, **extra)
         self._shown = text
         self._last = time.monotonic()
 
@@ -590,13 +598,14 @@ class StreamingReply:
                 return
             await self._show(self._latest + " …")
 
-    async def finish(self, reply: Reply) -> None:
+    async def finish(self, reply: Reply, view: discord.ui.View | None = None) -> None:
+        """The whole reply, with its buttons (Regenerate) once it is complete."""
         async with self._lock:
             self._done = True
             wait = self.INTERVAL - (time.monotonic() - self._last)
             if self.message is not None and wait > 0:
                 await asyncio.sleep(wait)
-            await self._show(reply.as_text() or "(no reply)")
+            await self._show(reply.as_text() or "(no reply)", view)
 
 
 class ProgressMessage:

@@ -1,4 +1,5 @@
-"""Buttons under answers: "Regenerate" (/essay, /track) and "Was this right?" (/tone, /digit).
+"""Buttons under answers: "Regenerate" (/essay, /track, the friend's replies) and "Was this
+right?" (/tone, /digit).
 
 Every button is a discord.py DynamicItem whose custom_id (at most 100 characters) carries what
 a click needs: who asked, and the options or the answer. Nothing is kept in memory per message,
@@ -71,7 +72,7 @@ class RegenerateTrack(_AskerOnly, DynamicItem[Button],
         return cls(match["asker"], int(match["seconds"]), match["instrument"], int(match["tempo"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        async def arguments() -> dict[str, Any]:  # a new seed, the same options
+        async def arguments(ctx: CommandContext) -> dict[str, Any]:  # a new seed, the same options
             return {"seed": secrets.randbelow(2**31), "seconds": self.seconds, "instrument": self.instrument,
                     "tempo": self.tempo}
         await _client(interaction).answer_interaction(REGISTRY["track"], interaction, arguments)
@@ -100,7 +101,7 @@ class RegenerateEssay(_AskerOnly, DynamicItem[Button],
     async def callback(self, interaction: discord.Interaction) -> None:
         app = _client(interaction).app
 
-        async def arguments() -> dict[str, Any]:
+        async def arguments(ctx: CommandContext) -> dict[str, Any]:
             # The topic is found among the asker's cached essays: after /forget (or the
             # retention sweep) there is nothing to regenerate from, as it should be.
             user_key = app.user_key("discord", self.asker)
@@ -112,6 +113,52 @@ class RegenerateEssay(_AskerOnly, DynamicItem[Button],
                             "top_p": result["top_p"], "opening": "ceremony" if result.get("ceremony") else "plain"}
             raise InputError("that essay is no longer stored (deleted or expired): run /essay again")
         await _client(interaction).answer_interaction(REGISTRY["essay"], interaction, arguments)
+
+
+def friend_ref(app: "App", reply_text: str) -> str:
+    """Names the friend's reply the button is under, so only the latest one is asked again."""
+    return app.keyed_hash("friend-reply:" + reply_text)[:12]
+
+
+class RegenerateFriend(_AskerOnly, DynamicItem[Button],
+                       template=r"mlbot:rg:friend:(?P<asker>\d+):(?P<place>\d+):(?P<ref>[0-9a-f]{12})"):
+    command = "friend"
+
+    def __init__(self, asker: str, place: str, ref: str):
+        self.asker, self.place, self.ref = asker, place, ref
+        super().__init__(Button(label="Regenerate", emoji="\N{ANTICLOCKWISE DOWNWARDS AND UPWARDS OPEN CIRCLE ARROWS}",
+                                style=discord.ButtonStyle.secondary, custom_id=f"mlbot:rg:friend:{asker}:{place}:{ref}"))
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: Button, match: re.Match[str], /):
+        return cls(match["asker"], match["place"], match["ref"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        app = _client(interaction).app
+        user_key = app.user_key("discord", self.asker)
+        conversation = app.friend.conversation_id("discord", self.place)
+        taken: list = []
+
+        async def arguments(ctx: CommandContext) -> dict[str, Any]:
+            # The latest exchange is taken back and the message asked again, by the same
+            # speaker, with another seed.
+            last = await app.friend.memory.last_exchange(user_key, conversation)
+            if last is None or friend_ref(app, last[1].content) != self.ref:
+                raise InputError("only the friend's latest reply in a conversation can be regenerated")
+            await app.friend.memory.take_back(user_key, [last[0].id, last[1].id])
+            taken.append(last)
+            ctx.user_name = last[0].speaker
+            return {"message": last[0].content}
+
+        async def put_back_if_failed(reply: Reply) -> None:
+            if reply.is_error and taken:  # a refusal (switched off, busy...) keeps the old reply
+                message, answer = taken[0]
+                await app.friend.memory.add_exchange(user_key, conversation, message.speaker, message.content,
+                                                     answer.content, [])
+
+        await _client(interaction).answer_interaction(REGISTRY["friend"], interaction, arguments,
+                                                      place=self.place, variant=1 + secrets.randbelow(2**31),
+                                                      on_reply=put_back_if_failed)
 
 
 # ----- Was this right? ---------------------------------------------------------------------
@@ -225,11 +272,12 @@ def _client(interaction: discord.Interaction) -> "MlBotClient":
     return interaction.client  # type: ignore[return-value]
 
 
-ITEMS = (RegenerateTrack, RegenerateEssay, AskFeedback, FeedbackChoice)
+ITEMS = (RegenerateTrack, RegenerateEssay, RegenerateFriend, AskFeedback, FeedbackChoice)
 
 
-def buttons_for(app: "App", command: str, reply: Reply, asker: str) -> discord.ui.View | None:
-    """The buttons an answer of `command` gets, or None (errors and other commands get none)."""
+def buttons_for(app: "App", command: str, reply: Reply, asker: str, place: str | None = None) -> discord.ui.View | None:
+    """The buttons an answer of `command` gets, or None (errors and other commands get none).
+    `place` is the friend's: the channel (or DM) id its conversation is kept under."""
     if reply.is_error or not isinstance(reply.data, dict):
         return None
     data = reply.data
@@ -240,6 +288,8 @@ def buttons_for(app: "App", command: str, reply: Reply, asker: str) -> discord.u
                                    int(data["tempo"]))
         elif command == "essay":
             item = RegenerateEssay(asker, int(data["asked_words"]), essay_ref(app, data))
+        elif command == "friend" and place and place.isdigit() and data.get("reply"):
+            item = RegenerateFriend(asker, place, friend_ref(app, data["reply"]))
         elif command in ("tone", "digit"):
             answer = answer_of(app, command, reply)
             item = AskFeedback(asker, answer) if answer is not None else None
