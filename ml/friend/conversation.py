@@ -21,7 +21,9 @@ from ml.friend.identity import identity_problem, known_names, persona_answer, pe
 from ml.friend.kindness import Judge
 from ml.friend.moods import (CRISIS_REPLY, crisis_help_line, fallback_reply, is_crisis, is_refusal, kind_of,
                              unknown_fact_reply)
-from ml.friend.recall import FactFinder, Recall, asks_about_friend, asks_friends_name, contains_value, draws_on_quote
+from ml.friend.answers import told_back
+from ml.friend.recall import (FactFinder, Recall, asks_about_friend, asks_friends_name, contains_value, draws_on_quote,
+                              says)
 from ml.friend.text import complete_sentences, end_cleanly, neutralise_role_claims
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ SENTENCES = 3                # a chat reply stops after this many; "tell me a st
 LONG_SENTENCES = 14
 REPLY_TOKENS = 110
 LONG_REPLY_TOKENS = 400
+HAZY_REPLY = "I remember you telling me, but I've got it a bit muddled. Remind me?"
 _ADMITS_NOT_KNOWING = re.compile(r"\b(?:don'?t|do not) (?:know|remember|think you)|not sure|haven'?t (?:told|mentioned|said)|"
                                  r"didn'?t (?:tell|mention|say)|remind me|no idea|never told", re.I)
 
@@ -127,7 +130,9 @@ class Friend:
             guidance = ("Earlier the user said they have thoughts of hurting themselves. Stay with them: be warm, "
                         "listen, ask gently how they are feeling now. Never lecture, never leave.")
         elif recall.answered:
-            answer = "; ".join([f.for_you for f in recall.facts] + [quote_to_second_person(q) for q in recall.quotes])
+            answer = "; ".join([f.for_you for f in recall.facts] + [quote_to_second_person(q) for q in recall.quotes]
+                               + [f"{quote_to_second_person(a.sentence).rstrip('.!')} (the answer: {a.value})"
+                                  for a in recall.answers])
             guidance = (f"The user is asking about something they told you before. What they told you: {answer}. "
                         "Answer their question from it in one short, warm sentence.")
         elif recall.hints:
@@ -247,7 +252,7 @@ class Friend:
                 text = self._with_help(text, plan, message, memory)
                 return FriendReply(text, tokens, time.perf_counter() - started, first_token, attempt, rejected, note,
                                    generation.prompt_tokens, generation.reused_tokens, plan.kind,
-                                   [f.value for f in plan.recall.facts])
+                                   plan.recall.values)
             rejected.append(why or "empty reply")
             log.info("friend reply attempt %d dropped: %s", attempt, why or "empty")
             if not spare and shown and not self._reply_problem(shown, plan, checks):
@@ -260,7 +265,7 @@ class Friend:
         if on_text is not None:
             on_text(text)
         return FriendReply(text, tokens, time.perf_counter() - started, first_token or 0.0, attempt, rejected, note,
-                           len(prompt), 0, plan.kind, [f.value for f in plan.recall.facts], fallback=not spare)
+                           len(prompt), 0, plan.kind, plan.recall.values, fallback=not spare)
 
     @staticmethod
     def _with_help(text: str, plan: _Plan, message: str, memory: Memory) -> str:
@@ -291,6 +296,7 @@ class Friend:
         if plan.must_say and plan.must_say.lower() not in text.lower():
             return f"does not say {plan.must_say}"
         missing = [f.value for f in plan.recall.facts if not contains_value(text, f)]
+        missing += [a.value for a in plan.recall.answers if not says(text, a.value)]
         if missing:
             return f"does not say {', '.join(missing)}"
         if plan.recall.quotes and not any(draws_on_quote(text, q, plan.question) for q in plan.recall.quotes):
@@ -302,7 +308,11 @@ class Friend:
 
     def _fallback(self, plan: _Plan, seed: int) -> str:
         if plan.recall.answered:
-            return _told_back(plan.recall)
+            told = _told_back(plan.recall)
+            if self._judge_reply(told) or (self.sentence_judge and self.sentence_judge(told)):
+                # The user's words said back can read as hostile: the values alone, gently.
+                told = _told_back(plan.recall, quotes=False) or HAZY_REPLY
+            return told
         if plan.recall.asked and not plan.recall.hints:
             return unknown_fact_reply()
         if plan.retry_with:
@@ -330,10 +340,14 @@ class Friend:
         return text[-700:] if len(text) > 700 else text
 
 
-def _told_back(recall: Recall) -> str:
-    """What the user told, said back to them: "Your dog is called Biscuit." """
+def _told_back(recall: Recall, quotes: bool = True) -> str:
+    """What the user told, said back to them: "Your dog is called Biscuit." "Arjun, if I
+    remember right!" """
     told = [f"{f.for_you}." for f in recall.facts]
-    told += [f"You told me: {quote_to_second_person(q).rstrip('.!')}." for q in recall.quotes]
+    if recall.answers:
+        told.append(told_back(recall.answers))
+    if quotes:
+        told += [f"You told me: {quote_to_second_person(q).rstrip('.!')}." for q in recall.quotes]
     return " ".join(told)
 
 

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from ml.friend.answers import Answer, answer_kind, find_answer, fits, question_parts
 from ml.friend.facts import Fact
 
 _ASKS_ABOUT_SELF = re.compile(
@@ -22,7 +23,10 @@ _ASKS_ABOUT_SELF = re.compile(
     r"did i (?:tell|mention|say)|what did i (?:say|tell|mention)|(?:have|did) i (?:ever )?(?:told|mentioned)|"
     r"what(?:'s| is) my name|you know my|guess my|what was (?:it|that) (?:called|again)|"
     r"(?:can|could) you (?:name|tell me|list|say|remember)\b[^?]*\b(?:my|i|me)\b|say my name|"
-    r"what (?:do|did) i (?:say|tell you)|(?:who|what)(?:'s| is| was) (?:the|that) \w+(?: \w+)? (?:i|that i) )", re.I)
+    r"what (?:do|did) i (?:say|tell you)|(?:who|what)(?:'s| is| was) (?:the|that) \w+(?: \w+)? (?:i|that i) |"
+    r"(?:forg[eo]t\w*|remember|know|tell them|tell (?:him|her)) (?:what|where|who|which|how old) (?:i|my)\b|"
+    r"\bwhat my \w+ (?:is|was|are)\b|(?:what|how)(?:'s| is| are| do| will| would)? you (?:\w+ )?(?:call|calling) me|"
+    r"\bbet you (?:can'?t|cannot|don'?t|won'?t|forgot)\b|\bname,? please\b|\bspell my name|\bsay my name|\bmy (?:real |actual )?name\b[^.!]*\?)", re.I)
 
 # Words that say what a question is about, per kind of fact.
 _CUES: dict[str, tuple[str, ...]] = {
@@ -41,6 +45,7 @@ CUE_BONUS = 0.35
 ANSWER_BAR = 0.5     # similarity + bonus a fact needs to answer a question
 MAX_ANSWERS = 2
 MAX_QUOTES = 2
+SPAN_SENTENCES = 3  # the best matching sentences an answer is looked for in
 
 
 _QUESTION = re.compile(r"\?|^\s*(?:who|what|where|which|how|do you|did you|can you|could you|tell me|say|spell|name)\b", re.I)
@@ -69,7 +74,8 @@ def asks_friends_name(message: str) -> bool:
 
 def asks_about_self(message: str) -> bool:
     """Does the message ask what the user told? ("what's my dog called?", "which team do I support?")"""
-    if _ABOUT_BOT.search(message) and not re.search(r"\b(?:what|who)(?:'s|’s| is| was) my\b|\bmine\b", message, re.I):
+    if _ABOUT_BOT.search(message) and not re.search(r"\b(?:what|who)(?:'s|’s| is| was)? my\b|\bmine\b|\bcall(?:ing)? me\b|"
+                                                    r"\bmy name\b", message, re.I):
         return False  # a question about the friend itself (its persona answers it)
     if _ASKS_ABOUT_SELF.search(message):
         return True
@@ -116,10 +122,16 @@ class Recall:
     facts: list[Fact]         # the facts that answer it
     quotes: list[str] = field(default_factory=list)  # else: the user's earlier sentences that answer it
     hints: list[str] = field(default_factory=list)   # sentences that may answer it (weaker: the model decides)
+    answers: list[Answer] = field(default_factory=list)  # answers found inside the user's earlier sentences
 
     @property
     def answered(self) -> bool:
-        return bool(self.facts or self.quotes)
+        return bool(self.facts or self.quotes or self.answers)
+
+    @property
+    def values(self) -> list[str]:
+        """What a reply that remembers must say."""
+        return [f.value for f in self.facts] + [a.value for a in self.answers]
 
 
 class FactFinder:
@@ -138,12 +150,46 @@ class FactFinder:
         said = [s for s in said if not any(contains_value(s, f) for f in found)]
         if len(found) >= MAX_ANSWERS or not said or self.similarity is None:
             return Recall(True, found)
-        scores = [similarity + OVERLAP_WEIGHT * shared_words(sentence, message)
-                  for sentence, similarity in zip(said, self.similarity(list(said), message))]
+        answers = self._answers(message, found, facts, said)
+        said = [s for s in said if not any(a.sentence == s for a in answers)]
+        if len(found) + len(answers) >= MAX_ANSWERS or not said:
+            return Recall(True, found, answers=answers)
+        scores = self._scores(said, message)
         ranked = sorted(range(len(said)), key=lambda i: -scores[i])
-        quotes = [said[i] for i in ranked[:MAX_QUOTES - len(found)] if scores[i] >= QUOTE_BAR]
-        hints = [said[i] for i in ranked[:MAX_QUOTES] if HINT_BAR <= scores[i] < QUOTE_BAR] if not found + quotes else []
-        return Recall(True, found, quotes, hints)
+        quotes = [] if answers else [said[i] for i in ranked[:MAX_QUOTES - len(found)] if scores[i] >= QUOTE_BAR]
+        hints = ([said[i] for i in ranked[:MAX_QUOTES] if HINT_BAR <= scores[i] < QUOTE_BAR]
+                 if not found + quotes + answers else [])
+        return Recall(True, found, quotes, hints, answers)
+
+    def _scores(self, said: Sequence[str], question: str) -> list[float]:
+        return [similarity + OVERLAP_WEIGHT * shared_words(sentence, question)
+                for sentence, similarity in zip(said, self.similarity(list(said), question))]
+
+    def _answers(self, message: str, found: list[Fact], facts: list[Fact], said: list[str]) -> list[Answer]:
+        """For each part of the question no fact answers, the answer inside the user's best
+        matching sentences ("who did I go with?" -> "Arjun")."""
+        parts = question_parts(message)
+        answers: list[Answer] = []
+        own_name = [f.value for f in facts if f.key == "name"]
+        for part in parts:
+            asks_own_name = re.search(r"\b(?:my (?:real |actual )?name|who am i|call me|which one of us am i)\b", part, re.I)
+            kind = answer_kind(part)
+            covering = [f for f in found if (len(parts) == 1 or any(_mentions(part.lower(), c) for c in _cues(f)))
+                        and (f.key == "name" or not asks_own_name) and fits(kind, f.value)]
+            if covering:
+                continue
+            scores = self._scores(said, part)
+            top = sorted(range(len(said)), key=lambda i: -scores[i])[:SPAN_SENTENCES]
+            given = [f.value for f in found] + [a.value for a in answers]
+            # "can you name both of my cats?": two answers from one part
+            for _ in range(2 if re.search(r"\b(?:both|two|all)\b", part, re.I) else 1):
+                answer = find_answer(part, [said[i] for i in top], [scores[i] for i in top],
+                                     excluded=given + ([] if asks_own_name else own_name))
+                if answer is None:
+                    break
+                answers.append(answer)
+                given.append(answer.value)
+        return answers[:MAX_ANSWERS - len(found)]
 
     def _facts(self, message: str, facts: list[Fact]) -> list[Fact]:
         question = message.lower()
@@ -215,3 +261,8 @@ class MiniLMSimilarity:
 
                 self._encoder = SentenceEncoder()
         return self._encoder.similarity(texts, to)
+
+
+def says(reply: str, value: str) -> bool:
+    """Does the reply say a value found in the user's words ("Arjun", "tour guide")?"""
+    return contains_value(reply, Fact("", "", value))
