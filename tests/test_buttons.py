@@ -42,6 +42,8 @@ async def test_someone_else_gets_one_private_line_and_nothing_changes(bot, mnist
     assert record.original.content == "Only the person who asked can use these buttons: run /digit yourself for your own."
     assert json.dumps(answer.payload, sort_keys=True) == before  # the answer itself is untouched
     assert await bot.app.feedback.export() == [] and fake.errors == []
+    help_text = (await fake.wait_for_reply(await fake.run_slash("alice", "help"))).text
+    assert "Regenerate (/essay, /track, the friend's replies)" in help_text and '"Was this right?"' in help_text
 
 
 async def test_digit_correction_typed_on_the_keypad_with_the_picture_shared(bot, mnist):

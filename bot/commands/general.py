@@ -25,6 +25,10 @@ async def help_(ctx: CommandContext) -> Reply:
         lines.append(line)
     lines.append("Waiting commands show their place in the queue. Server admins: /config show lists the "
                  "settings (services on and off, rate limits), /stats the last day's figures.")
+    if ctx.adapter == "discord":
+        lines.append("Buttons under answers, for whoever asked: Regenerate (/essay, /track, the friend's replies) "
+                     "tries again with a new seed; \"Was this right?\" (/tone, /digit, Check tone) sends your "
+                     "correction, with the text or picture only if you tick share (see /privacy).")
     return Reply(text="\n".join(lines), title="Commands")
 
 
