@@ -1,7 +1,10 @@
-"""Digit reader benchmark -> JSON: training wall time, test accuracy, latency, throughput, peak RSS.
+"""Digit reader benchmark -> JSON: training wall time, test accuracy, latency, throughput, peak RSS,
+and each stage's p50 on ~1 MP JPEG photos (decode, ink signal, background, threshold, marks,
+normalize, model, answer), with the machine's load average beside them.
 
     python bench/digits.py                 # trains a fresh model in a temporary MLBOT_HOME
     python bench/digits.py --use-current   # measures the model already in MLBOT_HOME
+    python bench/digits.py --use-current --only-megapixel --out FILE   # the speed figure alone
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ml.digits.data import load_mnist  # noqa: E402
+from ml.digits.pages import megapixel_photo  # noqa: E402
 from ml.digits.reader import DigitReader  # noqa: E402
 from ml.digits.synthetic import render_photo  # noqa: E402
 from ml.digits.train import TrainConfig, train_digits  # noqa: E402
@@ -56,10 +60,40 @@ def percentile_ms(samples: list[float], q: float) -> float:
     return round(float(np.percentile(samples, q)) * 1000, 2)
 
 
+def megapixel_stages(reader: DigitReader, photos: list[bytes], rounds: int) -> dict:
+    """End-to-end and per-stage p50 over `rounds` passes through the photos, in ms."""
+    stages: dict[str, list[float]] = {}
+    totals = []
+    for _ in range(rounds):
+        for payload in photos:
+            marks = {}
+            last = start = time.perf_counter()
+
+            def lap(stage: str) -> None:
+                nonlocal last
+                now = time.perf_counter()
+                marks[stage] = marks.get(stage, 0.0) + now - last
+                last = now
+
+            reader.read(payload, lap)
+            totals.append(time.perf_counter() - start)
+            for stage, seconds in marks.items():
+                stages.setdefault(stage, []).append(seconds)
+    return {
+        "n": len(totals),
+        "p50_ms": percentile_ms(totals, 50),
+        "p95_ms": percentile_ms(totals, 95),
+        # A stage that runs for only some photos (a second, full-size look) shows its share.
+        "stages_p50_ms": {stage: {"p50": percentile_ms(times, 50), "runs": len(times)} for stage, times in stages.items()},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--use-current", action="store_true")
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--megapixel-rounds", type=int, default=10, help="passes over 50 ~1 MP photos")
+    parser.add_argument("--only-megapixel", action="store_true", help="skip the other figures")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "digits.json"))
     args = parser.parse_args()
 
@@ -80,6 +114,14 @@ def main() -> None:
 
     reader = DigitReader(ref)
     rng = np.random.default_rng(0)
+    big = [megapixel_photo([data.test_images[i]], rng) for i in range(50)]
+    reader.read(big[0])  # warm-up: loads the model
+    result["load_before"] = os.getloadavg()
+    result["megapixel_jpeg"] = megapixel_stages(reader, big, args.megapixel_rounds)
+    result["load_after"] = os.getloadavg()
+    if args.only_megapixel:
+        write(result, args.out)
+        return
     photos = [render_photo([data.test_images[i]], rng) for i in range(args.requests)]
     drawings = [png_bytes(255 - data.test_images[i]) for i in range(args.requests)]
     reader.read(photos[0])  # warm-up: loads the model
@@ -100,9 +142,13 @@ def main() -> None:
     result["model_only_batch256_images_per_second"] = round(len(batch) / (time.perf_counter() - start), 0)
     result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
+    write(result, args.out)
+
+
+def write(result: dict, out: str) -> None:
     text = json.dumps(result, indent=2)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text + "\n")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(text + "\n")
     print(text)
 
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from ml.digits.imageio import MAX_BYTES, decode_image
-from ml.digits.preprocess import prepare_digits
+from ml.digits.preprocess import prepare_page
 from ml.errors import InputError
 from tests.conftest import png_bytes
 
@@ -35,7 +35,6 @@ BAD_INPUTS = {
     "truncated jpeg": (jpeg_bytes()[:400], "corrupt or truncated"),
     "too large": (b"\x89PNG" + bytes(MAX_BYTES + 1), "MiB"),
     "bomb": (huge_png_header(60_000, 60_000), "pixels"),
-    "blank page": (png_bytes(np.full((300, 400), 250, np.uint8)), "no ink"),
 }
 
 
@@ -43,7 +42,7 @@ BAD_INPUTS = {
 def test_bad_input_gets_one_clear_line(name):
     data, expected = BAD_INPUTS[name]
     with pytest.raises(InputError) as info:
-        prepare_digits(decode_image(data))
+        prepare_page(decode_image(data))
     message = str(info.value)
     assert expected in message and "\n" not in message and len(message) < 200
 
@@ -53,3 +52,12 @@ def test_unsupported_format_is_named():
     Image.fromarray(np.zeros((10, 10), np.uint8)).save(buffer, format="TIFF")
     with pytest.raises(InputError, match="TIFF images are not read"):
         decode_image(buffer.getvalue())
+
+
+def test_too_many_marks_is_one_line():
+    dots = np.full((400, 1200), 250, np.uint8)
+    for k in range(20):  # twenty short upright bars, well apart
+        dots[150:250, 30 + 58 * k : 42 + 58 * k] = 20
+    with pytest.raises(InputError, match="separate marks") as info:
+        prepare_page(decode_image(png_bytes(dots)))
+    assert "\n" not in str(info.value)

@@ -21,12 +21,14 @@ async def digit(ctx: CommandContext, image: InputFile) -> Reply:
     data = await image.read()
     result, picture, cached = await ctx.app.digits.read(data, ctx.app.user_key(ctx.adapter, ctx.user_id))
 
-    if result["digits"] is not None:
+    if result.get("no_digits"):
+        text = "I don't see any digits."
+    elif result["digits"] is not None:
         text = f"I read {result['digits']} ({_percent(result['confidence'])} sure)."
     else:
         text = (f"Not sure. My best guess is {result['best_guess']}, "
                 f"but only {_percent(result['confidence'])} sure; a clearer photo would help.")
-    top3 = ", ".join(f"{c['digits']} ({_percent(c['p'])})" for c in result["top3"])
+    top3 = ", ".join(f"{c['digits']} ({_percent(c['p'])})" for c in result["top3"]) or "none"
     fields = [("top 3", top3), ("model", result["model_version"] + (" (cached)" if cached else ""))]
     files = [ReplyFile("model-input.png", picture, "the 28x28 image(s) the model saw")] if picture else []
     return Reply(text=text, title="Digit reader", fields=fields, files=files, data={**result, "cached": cached})

@@ -169,7 +169,7 @@ def _touching_strip(digits: list[np.ndarray], height: int, rng: np.random.Genera
     """Digits side by side, each pushed left until its strokes overlap its neighbour's."""
     pieces = [_scaled(d, int(height * rng.uniform(0.85, 1.0))) for d in digits]
     canvas_w = sum(p.shape[1] for p in pieces) + height
-    strip = np.zeros((int(height * 1.3), canvas_w), np.float32)
+    strip = np.zeros((int(height * 1.1), canvas_w), np.float32)
     right_edge = np.full(strip.shape[0], -1.0)  # rightmost ink column per row so far
     for index, piece in enumerate(pieces):
         top = int(rng.integers(0, strip.shape[0] - piece.shape[0] + 1))
@@ -180,9 +180,10 @@ def _touching_strip(digits: list[np.ndarray], height: int, rng: np.random.Genera
         if index == 0:
             left = 0
         else:
-            # Where the piece first meets the ink so far, then overlap by a little more.
+            # Where the piece first meets the ink so far, then a little further: the strokes
+            # touch or cross by a few pixels, as in a number written quickly.
             gaps = np.where(has & (right_edge[rows] >= 0), left_ink - right_edge[rows], np.inf)
-            overlap = rng.uniform(1, max(2.0, 0.12 * height))
+            overlap = rng.uniform(1, max(2.0, 0.05 * height))
             left = int(max(0, round(-np.min(gaps) - overlap + 1))) if np.isfinite(gaps).any() else int(right_edge.max())
             left = max(left, 0)
         strip[top : top + piece.shape[0], left : left + piece.shape[1]] = np.maximum(

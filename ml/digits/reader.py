@@ -5,17 +5,23 @@ import io
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
 from PIL import Image
 
-from ml.digits.imageio import decode_image
+from ml.digits.blank import written
+from ml.digits.imageio import QUICK_SIDE, decode_image
 from ml.digits.model import DigitNet
-from ml.digits.preprocess import prepare_digits
+from ml.digits.preprocess import Page, _no_lap, prepare_page
+from ml.digits.touching import best_path
 from ml.home import ModelRef
 
 log = logging.getLogger(__name__)
+
+# Marks shorter than this in the quick, reduced decode are looked at again at full detail.
+MIN_QUICK_HEIGHT = 48
 
 
 @dataclass
@@ -26,10 +32,16 @@ class Reading:
     top3: list[tuple[str, float]]
     per_digit: list[dict] = field(default_factory=list)
     model_input_png: bytes = b""      # the 28x28 image(s) the model saw, enlarged 8x
+    no_digits: bool = False           # nothing on the page looks written: no guess is made
+
+    @classmethod
+    def nothing(cls) -> "Reading":
+        return cls(digits=None, best_guess="", confidence=0.0, top3=[], no_digits=True)
 
     def as_json(self) -> dict:
         return {
             "digits": self.digits,
+            "no_digits": self.no_digits,
             "confidence": round(self.confidence, 4),
             "top3": [{"digits": text, "p": round(p, 4)} for text, p in self.top3],
             "best_guess": self.best_guess,
@@ -89,22 +101,50 @@ class DigitReader:
         logits = self.model(batch)
         return torch.softmax(logits / self.temperature, dim=1).numpy()
 
-    def read(self, data: bytes) -> Reading:
-        crops = prepare_digits(decode_image(data))
-        images = [crop.image for crop in crops]
-        probabilities = self.probabilities(np.stack(images))
+    def look(self, data: bytes, lap: Callable[[str], None] = _no_lap) -> Page:
+        """The page's marks, from a quick reduced decode unless the marks are small in it."""
+        decoded = decode_image(data, QUICK_SIDE)
+        lap("decode")
+        page = prepare_page(decoded, lap)
+        if decoded.reduced and (not page.marks or page.tallest < MIN_QUICK_HEIGHT):
+            decoded = decode_image(data)
+            lap("decode again, full size")
+            page = prepare_page(decoded, lap)
+        return page
+
+    def read(self, data: bytes, lap: Callable[[str], None] = _no_lap) -> Reading:
+        """lap(stage) is called as each stage ends (bench/digits.py times them)."""
+        page = self.look(data, lap)
+        crops = [crop for mark in page.marks for crop in mark.pieces.values()]
+        if not crops:
+            return Reading.nothing()
+        rows = iter(self.probabilities(np.stack([crop.image for crop in crops])))
+        lap("model")
+        chosen_crops, chosen_rows = [], []
+        for mark in page.marks:
+            read = {key: next(rows) for key in mark.pieces}
+            # Whole or split: the pieces, edge to edge, whose readings the model is surest of.
+            path = best_path(len(mark.cuts), {key: float(np.log(row.max() + 1e-9)) for key, row in read.items()})
+            if path and written(mark.evidence, max(float(read[key].max()) for key in path)):
+                chosen_crops += [mark.pieces[key] for key in path]
+                chosen_rows += [read[key] for key in path]
+        if not chosen_crops:
+            return Reading.nothing()
+        probabilities = np.stack(chosen_rows)
         top3 = top_readings(probabilities)
         best_text, best_p = top3[0]
         per_digit = [
             {"digit": int(row.argmax()), "p": round(float(row.max()), 4), "box": list(crop.box)}
-            for row, crop in zip(probabilities, crops)
+            for row, crop in zip(probabilities, chosen_crops)
         ]
         sure = all(float(row.max()) >= self.threshold for row in probabilities)
-        return Reading(
+        reading = Reading(
             digits=best_text if sure else None,
             best_guess=best_text,
             confidence=best_p,
             top3=top3,
             per_digit=per_digit,
-            model_input_png=model_input_picture(images),
+            model_input_png=model_input_picture([crop.image for crop in chosen_crops]),
         )
+        lap("answer")
+        return reading
