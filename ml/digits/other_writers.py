@@ -6,6 +6,9 @@ training never sees. Each is rendered two ways:
 
 - "small scan": the digit 8-16 px high on paper, as from a low-resolution scan or a
   thumbnail, then scaled up 6-20x with nearest-neighbour (blocky) or bilinear filtering;
+- "tiny scan": the digit in an 8-10 px grid whose cells count the ink of a binarized
+  32-40 px drawing (16 grey levels, as the oldest digit scanners stored them), scaled up
+  8-32x, blocky or bilinear; ink only a few pixels high;
 - "photo": dark ink on tinted, unevenly lit, noisy paper, blurred, JPEG (ml.digits.synthetic).
 """
 from __future__ import annotations
@@ -53,6 +56,29 @@ def small_scan(ink: np.ndarray, rng: np.random.Generator) -> bytes:
     return buffer.getvalue()
 
 
+def tiny_scan(ink: np.ndarray, rng: np.random.Generator) -> bytes:
+    grid = int(rng.integers(8, 11))
+    ys, xs = np.nonzero(ink > 0.05)
+    crop = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    fine = grid * 4
+    scale = fine / max(crop.shape)  # the digit fills the grid's height (or width), as scanned
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    drawing = np.asarray(Image.fromarray(crop, mode="F").resize(size, Image.Resampling.BILINEAR)) > 0.5
+    bitmap = np.zeros((fine, fine), bool)
+    top, left = (fine - size[1]) // 2, (fine - size[0]) // 2
+    bitmap[top : top + size[1], left : left + size[0]] = drawing
+    counts = bitmap.reshape(grid, 4, grid, 4).sum(axis=(1, 3))  # 0..16 per cell
+    grey = np.round(255 * (1 - counts / 16)).astype(np.uint8)  # dark ink on white
+    picture = Image.fromarray(grey, mode="L")
+    zoom = int(rng.integers(8, 33))
+    nearest = rng.random() < 0.5
+    picture = picture.resize((grid * zoom, grid * zoom),
+                             Image.Resampling.NEAREST if nearest else Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def photo(ink: np.ndarray, rng: np.random.Generator) -> bytes:
     return render_photo([(ink * 255).round().astype(np.uint8)], rng)
 
@@ -69,6 +95,7 @@ def build_set(pen_count: int = 400, seed: int = 0, fonts: bool = True) -> list[S
     for hand, inks, digits in hands:
         for ink, label in zip(inks, digits):
             samples.append(Sample(small_scan(ink, rng), int(label), hand, "small_scan"))
+            samples.append(Sample(tiny_scan(ink, rng), int(label), hand, "tiny_scan"))
             samples.append(Sample(photo(ink, rng), int(label), hand, "photo"))
     return samples
 

@@ -22,6 +22,7 @@ from ml.digits.augment import augment
 from ml.digits.calibration import fit_temperature, choose_threshold
 from ml.digits.data import Mnist, load_mnist
 from ml.digits.model import DigitNet
+from ml.digits.writers import TRAIN_SEEDS, pen_digits, to_mnist
 from ml.home import ModelHome, ModelRef, library_versions
 from ml.checkpoint import Checkpoint
 from ml.progress import Progress
@@ -38,6 +39,8 @@ class TrainConfig:
     weight_decay: float = 5e-4
     label_smoothing: float = 0.05
     aug_strength: float = 1.0
+    strong_aug: bool = True     # elastic warp, low resolution scaled up, broken strokes (issue 17)
+    pen_share: float = 0.15     # synthetic pen-stroke drawings added, as a share of the MNIST images
     val_size: int = 2000
     train_limit: int | None = None  # use only this many training images (quick runs, tests)
     seed: int = 0
@@ -58,6 +61,12 @@ def _split(data: Mnist, config: TrainConfig):
     if config.train_limit:
         train_idx = train_idx[: config.train_limit]
     return train_idx, val_idx
+
+
+def pen_training_digits(count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pen-stroke drawings from TRAIN_SEEDS (evaluation draws from other seeds), as MNIST."""
+    images, labels = pen_digits(count, TRAIN_SEEDS, side=64)
+    return torch.from_numpy(np.stack([to_mnist(image) for image in images])).unsqueeze(1), torch.from_numpy(labels)
 
 
 def _weights_digest(model: torch.nn.Module) -> str:
@@ -90,10 +99,14 @@ def train_digits(
     train_idx, val_idx = _split(data, config)
     x_train = images_to_tensor(data.train_images[train_idx])
     y_train = torch.from_numpy(data.train_labels[train_idx].astype(np.int64))
+    pen_count = round(config.pen_share * len(train_idx))
+    if pen_count:
+        x_pen, y_pen = pen_training_digits(pen_count)
+        x_train, y_train = torch.cat([x_train, x_pen]), torch.cat([y_train, y_pen])
     progress.advance()
 
     model = DigitNet(config.width).to(memory_format=torch.channels_last)
-    steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)
+    steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
     optimizer = torch.optim.SGD(
         model.parameters(), lr=config.max_lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay
     )
@@ -107,11 +120,11 @@ def train_digits(
     for epoch in range(first_epoch, config.epochs):
         model.train()
         gen = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
-        order = torch.randperm(len(train_idx), generator=gen)
+        order = torch.randperm(len(x_train), generator=gen)
         for start in range(0, len(order), config.batch_size):
             progress.raise_if_cancelled()
             batch = order[start : start + config.batch_size]
-            images = augment(x_train[batch], gen, config.aug_strength)
+            images = augment(x_train[batch], gen, config.aug_strength, config.strong_aug)
             loss = F.cross_entropy(model(images), y_train[batch], label_smoothing=config.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -146,6 +159,7 @@ def train_digits(
         "data": {
             "source": data.source,
             "train_images": int(len(train_idx)),
+            "pen_digits": int(pen_count),
             "validation_images": int(len(val_idx)),
             "test_images": int(len(y_test)),
         },
