@@ -86,3 +86,16 @@ def test_told_back_names_every_answer():
 
     text = told_back([Answer("oboe", "s", "thing"), Answer("Claire", "t", "name")])
     assert text == "Oboe and Claire, if I remember right!"
+
+
+def test_the_users_own_name_is_told_apart_from_the_names_of_people_they_mention():
+    said = ["hi! it's Ines here.", "my friend Leah said you're good to chat to"]
+    assert find_answer("do you know my name?", said, [0.2, 0.3]).value == "Ines"
+    assert find_answer("who told me about you?", said, [0.1, 0.3]).value == "Leah"
+
+
+def test_a_memory_question_in_other_words_is_still_one():
+    for question in ("which city are we in now?", "what's the name of the goat?", "whose bike keeps bruising me?"):
+        assert asks_about_self(question), question
+    for question in ("what are we doing tonight?", "which one do you like?", "how are you?"):
+        assert not asks_about_self(question), question

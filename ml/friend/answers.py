@@ -53,6 +53,7 @@ _APPOSITIVE = re.compile(r"\s*(?:\(|,|,? (?:is|was|who'?s|who is))\s*(?:my|our) 
 _DOING = set("""has had is was and just keeps kept got said says will can does did sat ran ate came went knocked
 loves hates wants thinks""".split())
 _INTRO_BEFORE = re.compile(r"(?:^|[^\w'’])(?:it'?s|it’s|i'?m|i’m|i am|this is|call me|me,)\s*$", re.I)
+_OWN_NAME = re.compile(r"\b(?:my (?:real |actual )?name|who am i|call me|which one of us am i)\b", re.I)
 _CUE_BEFORE_NAME = re.compile(r"\b(?:named|called|name(?:'s|’s| is| was))\s*$", re.I)
 _PLACE_BEFORE = re.compile(r"\b(?:in|to|from|at|near|around|visiting|visit|left|leaving)\s*$", re.I)
 _PLACE_CUE = re.compile(r"\b(?:live|living|lived|based|moved|moving|move|from|grew up|here in|back in|out in|"
@@ -101,8 +102,10 @@ def _ordinary(word: str) -> bool:
             or w.endswith(("ing", "ly")) or (w.endswith("ed") and len(w) > 4))
 
 
-def _name_candidates(sentence: str, words: list[re.Match]) -> list[tuple[int, float]]:
-    """(word index, prior) for words that may be a name."""
+def _name_candidates(sentence: str, words: list[re.Match], own: bool = False) -> list[tuple[int, float]]:
+    """(word index, prior) for words that may be a name. `own`: the user's own name is asked
+    for, so "I'm Kofi" counts for more and "my dad Kwame" against."""
+    others = -0.8 if own else 0.8
     found = []
     for i, match in enumerate(words):
         word = match[0]
@@ -117,18 +120,18 @@ def _name_candidates(sentence: str, words: list[re.Match]) -> list[tuple[int, fl
             prior += 0.3 if starts else 0.5  # sentence-initial capitals are weaker...
         if doing and (word[0].isupper() or starts or i and words[i - 1][0].lower() == "and"):
             prior += 0.3  # ...unless someone does something: "Gustave has been", "and chutney just sat"
-        if _INTRO_BEFORE.search(before):
-            prior += 0.5  # "it's Bartek", "I'm Kofi"
+        if _INTRO_BEFORE.search(before) or (starts and re.match(r"\s*(?:here|speaking)\b", sentence[match.end():])):
+            prior += 1.0 if own else 0.5  # "it's Bartek", "I'm Kofi", "Sigrid here"
         if _PLACE_BEFORE.search(before):
             prior -= 0.4  # "in Gdańsk" is more likely a place
         if _CUE_BEFORE_NAME.search(before):
             prior += 1.0
         if i and words[i - 1][0].lower() in _RELATION:
-            prior += 0.8  # "my corgi biscuit", "my sister Claire"
+            prior += others  # "my corgi biscuit", "my sister Claire"
         appositive = _APPOSITIVE.match(sentence[match.end():match.end() + 40].lower())
         if appositive and appositive[1] in _RELATION:
-            prior += 0.8  # "Arjun (my partner", "Renata, my girlfriend", "he's my leopard gecko"
-        if prior >= 0.5:
+            prior += others  # "Arjun (my partner", "Renata, my girlfriend", "he's my leopard gecko"
+        if prior >= 0.5 or (doing and prior >= 0.3):
             found.append((i, prior))
     return found
 
@@ -170,6 +173,11 @@ def _direction_bonus(question: str, sentence: str, at: re.Match) -> float:
 def _number_candidates(sentence: str, words: list[re.Match]) -> list[tuple[int, float]]:
     return [(i, 0.8 if m[0].isdigit() else 0.5) for i, m in enumerate(words)
             if m[0].isdigit() or m[0].lower() in _NUMBER_WORDS]
+
+
+def _counts_what_was_asked(question_stems: set[str], words: list[re.Match], at: int) -> bool:
+    """"how many guests?" and "90 guests": the number counts the thing asked about."""
+    return any(_stem(w[0]) in question_stems for w in words[at + 1:at + 3])
 
 
 def _thing_span(question: str, sentence: str) -> tuple[str, float] | None:
@@ -238,7 +246,9 @@ def find_answer(question: str, sentences: Sequence[str], scores: Sequence[float]
                     best = candidate
             continue
         words = _words(sentence)
-        for at, prior in _CANDIDATES[kind](sentence, words):
+        candidates = (_name_candidates(sentence, words, own=bool(_OWN_NAME.search(question))) if kind == "name"
+                      else _CANDIDATES[kind](sentence, words))
+        for at, prior in candidates:
             value = words[at][0]
             if kind in ("name", "place"):  # "Torres del Paine", "Lech Poznań": capitals that follow
                 end = at + 1
@@ -251,6 +261,8 @@ def find_answer(question: str, sentences: Sequence[str], scores: Sequence[float]
             total = score + prior + 0.3 * _near(question_stems, words, at)
             if kind == "place":
                 total += _direction_bonus(question, sentence, words[at])
+            if kind == "number" and _counts_what_was_asked(question_stems, words, at):
+                total += 0.6
             if best is None or total > best[0]:
                 best = (total, Answer(value[:1].upper() + value[1:] if kind == "name" else value, sentence, kind))
     return best[1] if best and best[0] >= ANSWER_BAR else None

@@ -26,6 +26,8 @@ _ASKS_ABOUT_SELF = re.compile(
     r"what (?:do|did) i (?:say|tell you)|(?:who|what)(?:'s| is| was) (?:the|that) \w+(?: \w+)? (?:i|that i) |"
     r"(?:forg[eo]t\w*|remember|know|tell them|tell (?:him|her)) (?:what|where|who|which|how old) (?:i|my)\b|"
     r"\bwhat my \w+ (?:is|was|are)\b|(?:what|how)(?:'s| is| are| do| will| would)? you (?:\w+ )?(?:call|calling) me|"
+    r"\bwhose\b|\bwhat(?:'s|’s| is| was) the name of (?:the|my|our|that)\b|"
+    r"\b(?:which|what) \w+(?: \w+)? (?:do|did|am|are|were) (?:i|we)\b|\b(?:am i|are we) (?:in|living|based|from)\b|"
     r"\bbet you (?:can'?t|cannot|don'?t|won'?t|forgot)\b|\bname,? please\b|\bspell my name|\bsay my name|\bmy (?:real |actual )?name\b[^.!]*\?)", re.I)
 
 # Words that say what a question is about, per kind of fact.
@@ -45,7 +47,7 @@ CUE_BONUS = 0.35
 ANSWER_BAR = 0.5     # similarity + bonus a fact needs to answer a question
 MAX_ANSWERS = 2
 MAX_QUOTES = 2
-SPAN_SENTENCES = 3  # the best matching sentences an answer is looked for in
+SPAN_SENTENCES = 5  # the best matching sentences an answer is looked for in
 
 
 _QUESTION = re.compile(r"\?|^\s*(?:who|what|where|which|how|do you|did you|can you|could you|tell me|say|spell|name)\b", re.I)
@@ -240,7 +242,7 @@ def first_person_sentences(messages: Sequence[str]) -> list[str]:
     for message in messages:
         for sentence in re.split(r"(?<=[.!?])\s+|\n+", message):
             sentence = sentence.strip()
-            if 3 <= len(sentence.split()) <= 60 and not sentence.endswith("?"):
+            if 2 <= len(sentence.split()) <= 60 and not sentence.endswith("?"):  # 2: "it's Bartek."
                 sentences.append(sentence)
     return sentences
 
