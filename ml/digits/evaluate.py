@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from ml.digits import SERVICE
 from ml.digits.data import Mnist, load_mnist
+from ml.digits.page_eval import blank_pages, touching_numbers
 from ml.digits.reader import DigitReader
 from ml.digits.synthetic import render_photo
 from ml.digits.train import images_to_tensor, predict_logits
@@ -40,17 +41,20 @@ def logistic_regression_accuracy(data: Mnist, seed: int = 0) -> float:
 
 def photo_accuracy(reader: DigitReader, data: Mnist, count: int, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
-    right = unsure = 0
+    right = unsure = nothing = 0
     for index in rng.choice(len(data.test_labels), size=count, replace=False):
         photo = render_photo([data.test_images[index]], rng)
         try:
             reading = reader.read(photo)
         except UserFacingError:
             continue
-        if reading.digits is None:
+        if reading.no_digits:
+            nothing += 1  # a digit refused as a blank page
+        elif reading.digits is None:
             unsure += 1
         right += reading.digits == str(data.test_labels[index])
-    return {"photo_accuracy": round(right / count, 4), "photo_not_sure": round(unsure / count, 4), "photo_n": count}
+    return {"photo_accuracy": round(right / count, 4), "photo_not_sure": round(unsure / count, 4),
+            "photo_no_digits": round(nothing / count, 4), "photo_n": count}
 
 
 def evaluate_digits(home: ModelHome, photos: int = 500, data: Mnist | None = None) -> dict:
@@ -72,5 +76,8 @@ def evaluate_digits(home: ModelHome, photos: int = 500, data: Mnist | None = Non
     }
     if photos:
         result.update(photo_accuracy(reader, data, photos))
+        # Pages with no digit and numbers with touching digits (ml.digits.page_eval).
+        result["blank_pages"] = blank_pages(reader, photos)
+        result["touching_numbers"] = touching_numbers(reader, data, max(3, photos // 2))
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
