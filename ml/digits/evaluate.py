@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from ml.digits import SERVICE
 from ml.digits.data import Mnist, load_mnist
+from ml.digits.other_writers import other_writers_accuracy
 from ml.digits.page_eval import blank_pages, touching_numbers
 from ml.digits.reader import DigitReader
 from ml.digits.synthetic import render_photo
@@ -57,7 +58,7 @@ def photo_accuracy(reader: DigitReader, data: Mnist, count: int, seed: int = 0) 
             "photo_no_digits": round(nothing / count, 4), "photo_n": count}
 
 
-def evaluate_digits(home: ModelHome, photos: int = 500, data: Mnist | None = None) -> dict:
+def evaluate_digits(home: ModelHome, photos: int = 500, data: Mnist | None = None, other_writers: int = 200) -> dict:
     ref = home.current(SERVICE)
     if ref is None:
         raise ModelNotReady("the digit model is not built yet: run `mlbot train digits`")
@@ -79,5 +80,7 @@ def evaluate_digits(home: ModelHome, photos: int = 500, data: Mnist | None = Non
         # Pages with no digit and numbers with touching digits (ml.digits.page_eval).
         result["blank_pages"] = blank_pages(reader, photos)
         result["touching_numbers"] = touching_numbers(reader, data, max(3, photos // 2))
+    if other_writers:  # handwriting that is not MNIST's (issue 17): ml/digits/other_writers.py
+        result["other_writers"] = other_writers_accuracy(reader, other_writers)
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result

@@ -14,6 +14,7 @@ training never sees. Each is rendered two ways:
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,4 +121,15 @@ def read_accuracy(reader, samples: list[Sample]) -> dict:
     for key, values in sorted(groups.items()):
         if key != "all":
             result[key] = {"accuracy": round(float(np.mean(values)), 4), "n": len(values)}
+    return result
+
+
+def other_writers_accuracy(reader, pen_count: int = 200, seed: int = 0, fonts: bool = True) -> dict:
+    """The figure `mlbot eval digits` reports: the whole set read by `reader`."""
+    started = time.perf_counter()
+    result = read_accuracy(reader, build_set(pen_count, seed, fonts))
+    result["set"] = (f"{pen_count} pen-stroke drawings from evaluation-only seeds"
+                     + (" and the digits of every installed font" if fonts else "")
+                     + ", each as a small scan, a tiny scan and a photo")
+    result["seconds"] = round(time.perf_counter() - started, 1)
     return result

@@ -16,7 +16,8 @@ SMALL_HEIGHT = 24          # native pixels; MNIST's digits are 20 high
 MAX_SIDE = 640             # larger images are photos: the main path handles them (and fast)
 MAX_FACTOR = 40
 STRETCH = 0.6              # ink at 60% of the darkest counts as full ink
-TOLERANCE = 0.25           # mean error of the rebuilt image, as a share of the mean ink
+TOLERANCE = 0.25           # mean error of a rebuilt image, as a share of the mean ink (the
+                           # background subtraction is not blocky)
 
 
 def _resize(array: np.ndarray, size: tuple[int, int], resample) -> np.ndarray:
@@ -25,35 +26,38 @@ def _resize(array: np.ndarray, size: tuple[int, int], resample) -> np.ndarray:
 
 def _autocorrelation(profile: np.ndarray, lags: range) -> np.ndarray:
     p = profile - profile.mean()
-    return np.array([float((p[:-lag] * p[lag:]).sum()) / (len(p) - lag) if lag < len(p) else 0.0 for lag in lags])
+    return np.array([float((p[:-lag] * p[lag:]).sum()) / (len(p) - lag) for lag in lags])
+
+
+def _rebuilds(ink: np.ndarray, period: int) -> bool:
+    """Whether the image is its own cell centres (one pixel in `period`), scaled up."""
+    height, width = ink.shape
+    cells = _resize(ink, (max(1, round(width / period)), max(1, round(height / period))), Image.Resampling.NEAREST)
+    # JPEG's 8x8 blocks look like scaling up by 8 or 16: those need a closer rebuild.
+    limit = (TOLERANCE if period % 8 else TOLERANCE / 2.5) * float(ink.mean())
+    return any(np.abs(_resize(cells, (width, height), resample) - ink).mean() <= limit
+               for resample in (Image.Resampling.NEAREST, Image.Resampling.BILINEAR))
 
 
 def native_scale(ink: np.ndarray) -> float:
     """The factor the image was scaled up by (1.0 if none). Scaling up by nearest or
-    bilinear filtering leaves a kink every `factor` pixels (block edges, interpolation
-    knots): the period of the second differences, where it stands out clearly or where
-    the image's reduction by it rebuilds the image."""
+    bilinear filtering leaves a change or a kink every `factor` pixels: the likeliest
+    periods of the first and second differences are tried, largest first, and one is
+    kept if the image's cell centres, scaled up again, rebuild the image."""
     height, width = ink.shape
     if ink.max() <= 0 or max(height, width) > MAX_SIDE or min(height, width) < 12:
         return 1.0
-    lags = range(2, min(MAX_FACTOR, min(height, width) // 6) + 1)
+    lags = range(3, min(MAX_FACTOR, min(height, width) // 6) + 1)
     if len(lags) == 0:
         return 1.0
-    across = np.abs(np.diff(ink, n=2, axis=1)).sum(axis=0)
-    down = np.abs(np.diff(ink, n=2, axis=0)).sum(axis=1)
-    score = _autocorrelation(across, lags) + _autocorrelation(down, lags)
-    if score.max() <= 0:
-        return 1.0
-    period = lags[int(np.nonzero(score >= 0.8 * score.max())[0][0])]  # the first peak, not a multiple
-    small = (max(1, round(width / period)), max(1, round(height / period)))
-    # A clear period is enough, except 8 and 16: JPEG's 8x8 blocks have those.
-    if period % 8 and score.max() >= 3 * float(np.median(np.abs(score))):
-        return width / small[0]
-    reduced = _resize(ink, small, Image.Resampling.BOX)
-    mean_ink = float(ink.mean())
-    for resample in (Image.Resampling.NEAREST, Image.Resampling.BILINEAR):
-        if np.abs(_resize(reduced, (width, height), resample) - ink).mean() <= TOLERANCE * mean_ink:
-            return width / small[0]
+    candidates = set()
+    for order in (1, 2):
+        score = sum(_autocorrelation(np.abs(np.diff(ink, n=order, axis=axis)).sum(axis=1 - axis), lags)
+                    for axis in (0, 1))
+        candidates.update(lags[i] for i in np.argsort(score)[::-1][:3])
+    for period in sorted(candidates, reverse=True):
+        if _rebuilds(ink, period):
+            return float(period)
     return 1.0
 
 
@@ -73,7 +77,8 @@ def small_digit_image(ink: np.ndarray) -> np.ndarray:
     patch = _resize(padded, (size[0] + 2 * max(1, round(scale)), size[1] + 2 * max(1, round(scale))),
                     Image.Resampling.BICUBIC)
     patch = np.clip(patch, 0, None)
-    patch = patch[:28, :28] / max(float(patch.max()), 1e-6)
+    ys, xs = np.nonzero(patch > 0.01 * patch.max())  # the padding did its job: drop it
+    patch = patch[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1][:28, :28] / max(float(patch.max()), 1e-6)
     canvas = np.zeros((28, 28), np.float32)
     cy, cx = ndimage.center_of_mass(patch)
     top = int(np.clip(round(14 - cy), 0, 28 - patch.shape[0]))
