@@ -1,6 +1,7 @@
 """The Ray Serve backend against a real local Ray (started once for this module: about 10 s
-here), with the tiny digit and tone models: answers through Serve, batching, a replica killed
-mid-request, overload, and /healthz once the application is gone."""
+here), with the tiny digit, tone, essay and track models: answers through Serve, batching,
+the essay's stages streamed back, a replica killed mid-request, overload, a service left out
+of the application answering in the bot, and /healthz once the application is gone."""
 from __future__ import annotations
 
 import asyncio
@@ -15,6 +16,7 @@ SMALL = {"num_replicas": 1, "num_cpus": 0.25, "max_ongoing_requests": 16, "max_q
 # The digit deployment takes one request at a time and queues one: easy to overload.
 TIGHT = {**SMALL, "max_ongoing_requests": 1, "max_queued_requests": 1, "max_batch_size": 1,
          "batch_wait_timeout_s": 0.0}
+LONG = {"num_replicas": 1, "num_cpus": 0.25, "max_ongoing_requests": 2, "max_queued_requests": 8}
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +36,19 @@ def ray_cluster():
 
 
 @pytest.fixture(scope="module")
-def ray_home(ray_cluster, tmp_path_factory, tiny_model_root, tiny_tone_root):
+def ray_home(ray_cluster, tmp_path_factory, tiny_model_root, tiny_tone_root, tiny_tracks_root, small_essay_corpus):
     """Models deployed once for the module (a deployment takes ~10 s: replicas load torch)."""
     from bot.inference.deploy import deploy
+    from ml.essay.train import EssayTrainConfig, train_essay
     from ml.home import ModelHome
 
     home = ModelHome(tmp_path_factory.mktemp("ray-home"))
-    for root in (tiny_model_root, tiny_tone_root):
+    for root in (tiny_model_root, tiny_tone_root, tiny_tracks_root):
         install_models(home, root)
-    deploy(home, {"digits": TIGHT, "tone": SMALL})
+    essay = EssayTrainConfig.quick()  # the default style, which is the one Serve runs
+    essay.corpus, essay.steps = str(small_essay_corpus), 60
+    train_essay(home, essay)
+    deploy(home, {"digits": TIGHT, "tone": SMALL, "essay": LONG, "tracks": LONG})
     return home
 
 
@@ -73,12 +79,40 @@ async def test_both_services_answer_through_serve_with_batches(ray_app, mnist):
     replies = await asyncio.gather(*(run_command("tone", ctx, text=t) for t in texts))
     assert all(not r.is_error for r in replies), [r.text for r in replies if r.is_error]
     seen = await asyncio.to_thread(stats, "tone")
-    assert seen["calls"] >= 16 and seen["max_batch"] > 1, seen
+    assert seen["calls"] >= 16 and seen["max_batch"] > 1 and seen["batched_calls"] >= 1, seen
     again = await run_command("tone", ctx, text=texts[0])
     assert again.data["cached"] and again.data["model_version"] == seen["version"]  # same keys as local
     bad = await run_command("digit", ctx, image=bytes_input(b"not an image"))
     assert bad.is_error and "not an image" in bad.text  # the replica's input error, as one line
     assert "ray at" in await ray_app.inference_health()
+
+
+async def test_essays_stream_their_stages_and_tracks_come_through_serve(ray_app):
+    from bot.inference.operations import compose_track, load_track_composer
+
+    stages: list[str] = []
+
+    async def progress(message: str) -> None:
+        stages.append(message)
+    ctx = CommandContext(ray_app, "cli", "u", progress=progress)
+    essay = await run_command("essay", ctx, topic="the navy", words=120, seed=4)
+    assert not essay.is_error, essay.text
+    assert (await asyncio.to_thread(stats, "essay"))["calls"] == 1
+    # The replica's stages reach the command before the essay does.
+    assert any(m.startswith("Essay: ") for m in stages) and len(stages) >= 3, stages
+    again = await run_command("essay", CommandContext(ray_app, "cli", "u"), topic="the navy", words=120, seed=4)
+    assert again.data["cached"] and again.data["markdown"] == essay.data["markdown"]
+
+    track = await run_command("track", ctx, seed=7, seconds=10)
+    assert not track.is_error, track.text
+    assert (await asyncio.to_thread(stats, "tracks"))["calls"] == 1
+    # The same model in this process composes the same music for the seed.
+    composer = await asyncio.to_thread(load_track_composer, ray_app.home.current("tracks"))
+    local, _, midi = await asyncio.to_thread(compose_track, composer, 7, 10, "piano", track.data["tempo"])
+    assert local["title"] == track.data["title"]
+    assert [f.data for f in track.files if f.filename.endswith(".mid")] == [midi]
+    bad = await run_command("track", ctx, seed=7, seconds=5)
+    assert bad.is_error and "seconds" in bad.text  # checked before any call, as locally
 
 
 async def test_a_replica_killed_mid_request_is_retried_or_one_line(ray_app):
@@ -118,3 +152,24 @@ async def test_overload_is_busy_and_a_missing_application_is_unhealthy(ray_app, 
     await asyncio.to_thread(serve.delete, "mlbot")  # the backend is gone
     report = await HealthServer(ray_app, lambda: None, 0).report()
     assert not report["inference"]["ok"] and report["database"]["ok"]
+
+
+async def test_a_service_left_out_of_the_application_answers_in_the_bot(ray_cluster, ray_home, monkeypatch):
+    from ray import serve
+
+    from bot.app import App
+    from bot.inference.deploy import deploy
+
+    await asyncio.to_thread(deploy, ray_home, {"digits": SMALL})  # tone left out
+    monkeypatch.setenv("MLBOT_HOME", str(ray_home.root))
+    monkeypatch.setenv("MLBOT_RAY_ADDRESS", ray_cluster)
+    app = App(ray_home)
+    await app.start()
+    try:
+        reply = await run_command("tone", CommandContext(app, "cli", "u"), text="Per my last email, as I said.")
+        assert not reply.is_error, reply.text
+        assert app.local_inference.slots["tone"].loaded is not None  # answered by the bot's own copy
+        assert app.inference.name == "ray"
+    finally:
+        await app.close()
+        await asyncio.to_thread(serve.delete, "mlbot")

@@ -4,8 +4,10 @@
 * ray (MLBOT_RAY_ADDRESS set): the Ray Serve application "mlbot", one deployment per model,
   deployed by `mlbot serve` (serve_app.py), called through DeploymentHandles from asyncio.
 
-The digit reader and the tone checker go through it; what a call computes is defined once,
-in operations.py, and runs the same in a local thread and in a Serve replica.
+The digit reader, the tone checker, the essay writer (its default style) and the track
+composer go through it; what a call computes is defined once, in operations.py, and runs the
+same in a local thread and in a Serve replica. The friend stays in the bot process: it
+streams tokens and keeps each conversation's key/value cache where the conversation is.
 """
 from __future__ import annotations
 
@@ -26,5 +28,5 @@ def make_backend(app: "App") -> InferenceBackend:
         use_ray_token_if_present()
         from bot.inference.ray_backend import RayBackend  # imports ray: only when asked for
 
-        return RayBackend(address)
+        return RayBackend(address, app.local_inference)
     return app.local_inference

@@ -1,7 +1,9 @@
 """The interface every service calls its model through."""
 from __future__ import annotations
 
-from typing import Any, Hashable
+from typing import Any, Awaitable, Callable, Hashable
+
+Progress = Callable[[str], Awaitable[None]]
 
 
 class InferenceBackend:
@@ -12,8 +14,10 @@ class InferenceBackend:
         ModelNotReady with a one-line reason when there is none."""
         raise NotImplementedError
 
-    async def call(self, service: str, operation: str, key: Hashable | None, *args: Any) -> Any:
-        """Run operations.OPERATIONS[service][operation] on the model; Busy when overloaded."""
+    async def call(self, service: str, operation: str, key: Hashable | None, *args: Any,
+                   progress: Progress | None = None) -> Any:
+        """Run operations.OPERATIONS[service][operation] on the model; Busy when overloaded.
+        With `progress`, the operation's stages are awaited through it as they happen."""
         raise NotImplementedError
 
     async def health(self) -> str:

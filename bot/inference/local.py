@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Hashable
 
-from bot.inference.base import InferenceBackend
+from bot.from_thread import report_from_thread
+from bot.inference.base import InferenceBackend, Progress
 from bot.inference.operations import OPERATIONS
 from bot.model_slot import ModelSlot
 
@@ -22,9 +23,14 @@ class LocalBackend(InferenceBackend):
     async def version(self, service: str) -> str:
         return (await self.slots[service].get()).version
 
-    async def call(self, service: str, operation: str, key: Hashable | None, *args: Any) -> Any:
+    async def call(self, service: str, operation: str, key: Hashable | None, *args: Any,
+                   progress: Progress | None = None) -> Any:
         model = await self.slots[service].get()
-        return await self.app.runtime(service).run(key, OPERATIONS[service][1][operation], model, *args)
+        function = OPERATIONS[service][1][operation]
+        if progress is not None:
+            on_stage = report_from_thread(progress)
+            return await self.app.runtime(service).run(key, lambda *a: function(*a, on_stage=on_stage), model, *args)
+        return await self.app.runtime(service).run(key, function, model, *args)
 
     async def health(self) -> str:
         dead = [name for name, runtime in self.app.runtimes().items() if runtime.closed]

@@ -4,7 +4,10 @@ Every call is awaited from asyncio through a DeploymentHandle (never a blocking 
 the loop) and has a timeout (MLBOT_RAY_TIMEOUT, default 60 s). A full queue (Serve's
 BackPressureError) is "busy, try again in N s", as with the local backend; a replica that dies
 mid-request is retried once on another, then the user gets one line. The versions the
-deployments serve are asked for every 30 s, since they make the cache keys.
+deployments serve are asked for every 30 s, since they make the cache keys. A service the
+application does not deploy (left out of deploy/serve.yaml) runs in this process, on the
+local backend. A call with `progress` (the essay's stages) is a streaming call: the replica
+yields the stages, then the answer.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from ray import serve
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError
 
-from bot.inference.base import InferenceBackend
+from bot.inference.base import InferenceBackend, Progress
 from bot.inference.operations import OPERATIONS
 from bot.inference.serve_app import APP_NAME
 from ml.errors import Busy, InputError, ModelNotReady, UserFacingError
@@ -28,16 +31,20 @@ log = logging.getLogger(__name__)
 
 VERSION_TTL = 30.0
 BUSY_RETRY_SECONDS = 2.0
+# An essay or a clip takes tens of seconds on a busy CPU: their calls may wait this long.
+LONG_CALL_SECONDS = {"essay": 600.0, "tracks": 600.0}
 REPLICA_LOST = (RayActorError, ActorDiedError, ActorUnavailableError, ReplicaUnavailableError)
 
 
 class RayBackend(InferenceBackend):
     name = "ray"
 
-    def __init__(self, address: str, timeout: float | None = None):
+    def __init__(self, address: str, local: InferenceBackend, timeout: float | None = None):
         self.address = address
+        self.local = local
         self.timeout = timeout or float(os.environ.get("MLBOT_RAY_TIMEOUT", "60"))
         self._versions: dict[str, tuple[str, float]] = {}
+        self._deployed: tuple[dict[str, str], float] | None = None
         self._asking: dict[str, asyncio.Lock] = {}
         self._connected = asyncio.Lock()
 
@@ -57,23 +64,42 @@ class RayBackend(InferenceBackend):
     def _handle(self, service: str, method: str):
         return serve.get_deployment_handle(service, app_name=APP_NAME).options(method_name=method)
 
+    def _timeout(self, service: str) -> float:
+        return max(self.timeout, LONG_CALL_SECONDS.get(service, 0.0))
+
     async def _await(self, service: str, method: str, *args: Any) -> Any:
         response = self._handle(service, method).remote(*args)
+        timeout = self._timeout(service)
         try:
-            return await asyncio.wait_for(_awaited(response), self.timeout)
+            return await asyncio.wait_for(_awaited(response), timeout)
         except asyncio.TimeoutError:
             response.cancel()
-            raise UserFacingError(f"the {service} model on Ray did not answer in {self.timeout:.0f} s; "
+            raise UserFacingError(f"the {service} model on Ray did not answer in {timeout:.0f} s; "
                                   "try again in a moment") from None
 
-    async def version(self, service: str) -> str:
+    async def _on_ray(self, service: str) -> bool:
+        """Whether the application deploys `service` (asked of its entry every 30 s)."""
         if service not in OPERATIONS:
-            raise ModelNotReady(f"{service} does not run on Ray")
+            return False
+        if self._deployed is None or time.monotonic() - self._deployed[1] >= VERSION_TTL:
+            await self._connect()
+            try:
+                deployed = await self._await("models", "versions")
+            except BackPressureError:
+                raise Busy(service, BUSY_RETRY_SECONDS) from None
+            except (DeploymentUnavailableError, ValueError, KeyError, RuntimeError) as exc:
+                raise ModelNotReady(f"the {service} model is not deployed on Ray: run `mlbot serve` "
+                                    f"({type(exc).__name__})") from exc
+            self._deployed = (deployed, time.monotonic())
+        return service in self._deployed[0]
+
+    async def version(self, service: str) -> str:
         async with self._asking.setdefault(service, asyncio.Lock()):  # one question in flight per service
+            if not await self._on_ray(service):
+                return await self.local.version(service)
             known = self._versions.get(service)
             if known and time.monotonic() - known[1] < VERSION_TTL:
                 return known[0]
-            await self._connect()
             try:
                 version = await self._await(service, "version")
             except BackPressureError:
@@ -84,11 +110,16 @@ class RayBackend(InferenceBackend):
             self._versions[service] = (version, time.monotonic())
             return version
 
-    async def call(self, service: str, operation: str, key: Hashable | None, *args: Any) -> Any:
-        await self._connect()
+    async def call(self, service: str, operation: str, key: Hashable | None, *args: Any,
+                   progress: Progress | None = None) -> Any:
+        if not await self._on_ray(service):
+            return await self.local.call(service, operation, key, *args, progress=progress)
         for attempt in (1, 2):
             try:
-                answer = await self._await(service, operation, *args)
+                if progress is None:
+                    answer = await self._await(service, operation, *args)
+                else:
+                    answer = await self._streamed(service, operation, progress, *args)
                 break
             except BackPressureError:
                 raise Busy(service, BUSY_RETRY_SECONDS) from None
@@ -103,6 +134,26 @@ class RayBackend(InferenceBackend):
                 raise InputError(answer["error"])
             raise RuntimeError(f"{service} on Ray: {answer['error']}")
         return answer["ok"]
+
+    async def _streamed(self, service: str, operation: str, progress: Progress, *args: Any) -> dict:
+        """Stages to `progress` as the replica yields them; the last item is the answer."""
+        stream = self._handle(service, operation).options(stream=True).remote(*args)
+
+        async def read() -> dict:
+            answer: dict = {"error": "the replica sent no answer", "user": False}
+            async for item in stream:
+                if "stage" in item:
+                    await progress(item["stage"])
+                else:
+                    answer = item
+            return answer
+        timeout = self._timeout(service)
+        try:
+            return await asyncio.wait_for(read(), timeout)
+        except asyncio.TimeoutError:
+            stream.cancel()
+            raise UserFacingError(f"the {service} model on Ray did not answer in {timeout:.0f} s; "
+                                  "try again in a moment") from None
 
     async def health(self) -> str:
         await self._connect()

@@ -7,7 +7,12 @@ serve` again. Worker machines read the model files from the same MLBOT_HOME path
 folder (NFS, or a volume mounted at the same place), or the same path on one machine.
 
 The digit reader and the tone checker use @serve.batch: requests arriving together are
-handled as one batch (size and wait from deploy/serve.yaml), in one worker thread.
+handled as one batch (size and wait from deploy/serve.yaml), in one worker thread; the tone
+checker's batch is one padded forward pass (operations.BATCHED), the digit reader's is read
+image by image (preparing a photo costs more than the 70k-parameter model). The essay
+writer and the track composer are long calls: each replica takes max_ongoing_requests of
+them at once, and the essay streams its stages ("planning", "writing paragraph 2"...) back
+to the bot before the essay itself.
 """
 from __future__ import annotations
 
@@ -15,11 +20,11 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator
 
 from ray import serve
 
-from bot.inference.operations import OPERATIONS
+from bot.inference.operations import BATCHED, OPERATIONS
 from ml.errors import UserFacingError
 from ml.home import ModelRef
 
@@ -35,26 +40,43 @@ class _Model:
         self.service, self.version = service, version
         self.model = load(ModelRef(service, version, Path(home) / "models" / service / version))
         self.calls = 0
+        self.batched_calls = 0  # batches answered by one forward pass
         self.batches: list[int] = []  # sizes of the last batches, for tests and /stats
 
-    def run_batch(self, operation: str, items: list[tuple]) -> list[dict[str, Any]]:
-        """Each item answered alone: one bad input fails only its own request."""
+    def run_batch(self, operation: str, items: list[tuple], **options) -> list[dict[str, Any]]:
+        """One forward pass for the batch where the operation has a batched form; if that
+        fails, each item answered alone, so one bad input fails only its own request."""
+        batched = BATCHED.get((self.service, operation))
+        if batched is not None and len(items) > 1:
+            try:
+                out = [{"ok": result} for result in batched(self.model, items)]
+                self.batched_calls += 1
+                return self._count(items, out)
+            except Exception:
+                log.info("%s %s: the batch of %d failed as one; answering each", self.service, operation,
+                         len(items), exc_info=True)
         out = []
         for args in items:
             try:
-                out.append({"ok": self.operations[operation](self.model, *args)})
+                out.append({"ok": self.operations[operation](self.model, *args, **options)})
             except UserFacingError as exc:
                 out.append({"error": str(exc), "user": True})
             except Exception as exc:  # logged here; the bot gets one line
                 log.exception("%s %s failed", self.service, operation)
                 out.append({"error": f"{type(exc).__name__}: {exc}"[:300], "user": False})
+        return self._count(items, out)
+
+    def _count(self, items: list, out: list) -> list:
         self.calls += len(items)
         self.batches = (self.batches + [len(items)])[-100:]
         return out
 
+    def run_one(self, operation: str, args: tuple, **options) -> dict[str, Any]:
+        return self.run_batch(operation, [args], **options)[0]
+
     def stats(self) -> dict:
         return {"version": self.version, "calls": self.calls, "max_batch": max(self.batches, default=0),
-                "batches": list(self.batches)}
+                "batches": list(self.batches), "batched_calls": self.batched_calls}
 
 
 @serve.deployment(name="digits")
@@ -99,6 +121,51 @@ class ToneModel:
         return self.inner.stats()
 
 
+class _Unbatched:
+    """A deployment answering one request per call (several at once, up to max_ongoing_requests)."""
+
+    def __init__(self, service: str, version: str, home: str):
+        self.inner = _Model(service, version, home)
+
+    def version(self) -> str:
+        return self.inner.version
+
+    def stats(self) -> dict:
+        return self.inner.stats()
+
+
+@serve.deployment(name="essay")
+class EssayModel(_Unbatched):
+    def __init__(self, version: str, home: str, *batch_options):  # batch options: not batched
+        super().__init__("essay", version, home)
+
+    async def write(self, request) -> AsyncIterator[dict]:
+        """{"stage": ...} as the writer reaches each stage, then the answer ({"ok"} or {"error"})."""
+        loop = asyncio.get_running_loop()
+        stages: asyncio.Queue = asyncio.Queue()
+        on_stage = lambda stage: loop.call_soon_threadsafe(stages.put_nowait, stage)  # noqa: E731
+        work = asyncio.ensure_future(asyncio.to_thread(self.inner.run_one, "write", (request,), on_stage=on_stage))
+        while not work.done():
+            getting = asyncio.ensure_future(stages.get())
+            await asyncio.wait({work, getting}, return_when=asyncio.FIRST_COMPLETED)
+            if getting.done():
+                yield {"stage": getting.result()}
+            else:
+                getting.cancel()
+        while not stages.empty():
+            yield {"stage": stages.get_nowait()}
+        yield await work
+
+
+@serve.deployment(name="tracks")
+class TracksModel(_Unbatched):
+    def __init__(self, version: str, home: str, *batch_options):
+        super().__init__("tracks", version, home)
+
+    async def compose(self, seed: int, seconds: int, instrument: str, tempo: int) -> dict:
+        return await asyncio.to_thread(self.inner.run_one, "compose", (seed, seconds, instrument, tempo))
+
+
 @serve.deployment(name="models", num_replicas=1, ray_actor_options={"num_cpus": 0.05})
 class Models:
     """The application's entry: which services are deployed, at which versions."""
@@ -111,4 +178,4 @@ class Models:
         return dict(self.versions_)
 
 
-DEPLOYMENTS = {"digits": DigitsModel, "tone": ToneModel}
+DEPLOYMENTS = {"digits": DigitsModel, "tone": ToneModel, "essay": EssayModel, "tracks": TracksModel}
