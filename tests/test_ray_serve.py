@@ -173,3 +173,24 @@ async def test_a_service_left_out_of_the_application_answers_in_the_bot(ray_clus
     finally:
         await app.close()
         await asyncio.to_thread(serve.delete, "mlbot")
+
+
+def test_a_training_runs_as_a_ray_task_into_the_shared_home(ray_cluster, tmp_path):
+    import os
+
+    from bot.inference.train_on_ray import train_on_ray
+    from ml.home import ModelHome
+
+    shared = tmp_path / "shared-home"
+    done = train_on_ray(ray_cluster, "digits", True, 0, str(shared), num_cpus=0.25)
+    published = ModelHome(shared).current("digits")
+    assert done["exit_code"] == 0 and published is not None and done["version"] == published.version
+    assert done["pid"] != os.getpid()  # trained in a Ray worker, not in this process
+
+
+def test_training_on_ray_needs_an_address(home, monkeypatch, capsys):
+    from bot.adapters.cli import main
+
+    monkeypatch.delenv("MLBOT_RAY_ADDRESS", raising=False)
+    assert main(["train", "digits", "--quick", "--on-ray"]) == 2
+    assert "MLBOT_RAY_ADDRESS" in capsys.readouterr().err

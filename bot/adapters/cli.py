@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same model")
     train.add_argument("--corpus", metavar="DIR", help="essay: a folder of .txt/.md essays to learn a style from")
     train.add_argument("--name", help="essay: the style's name for --corpus (letters, digits, - and _)")
+    train.add_argument("--on-ray", action="store_true", help="train as a task on the Ray cluster at "
+                                                             "MLBOT_RAY_ADDRESS, writing to the shared MLBOT_HOME")
+    train.add_argument("--model-home", help="--on-ray: MLBOT_HOME as the cluster's nodes see it (default: this "
+                                            "machine's path)")
+    train.add_argument("--num-cpus", type=float, default=1.0, help="--on-ray: CPUs the task holds (default 1)")
 
     evaluate = sub.add_parser("eval", help="measure a service's model on held-out data",
                               description="Quality figures of the current model next to a simple baseline "
@@ -268,6 +273,8 @@ def _cluster(args, home: ModelHome) -> int:
 
 
 def _train(args, home: ModelHome) -> int:
+    if getattr(args, "on_ray", False):
+        return _train_on_ray(args, home)
     from ml.build_lock import BuildLock, ProgressReporter
     from ml.errors import UserFacingError
     from ml.progress import Progress
@@ -315,6 +322,32 @@ def _train(args, home: ModelHome) -> int:
         print(f"{spec.name}: published {ref.version} in {card['training']['seconds']} s -> {ref.path}")
         print(f"  metrics: {json.dumps(card.get('metrics', {}))}")
     return 0
+
+
+def _train_on_ray(args, home: ModelHome) -> int:
+    address = os.environ.get("MLBOT_RAY_ADDRESS", "").strip()
+    if not address:
+        return _fail("--on-ray needs MLBOT_RAY_ADDRESS (the Ray cluster, e.g. 127.0.0.1:6379)")
+    if getattr(args, "corpus", None):
+        return _fail("--corpus is read from this machine: train a style here, without --on-ray")
+    from bot.inference.ray_auth import use_ray_token_if_present
+
+    use_ray_token_if_present()
+    from bot.inference.train_on_ray import train_on_ray
+
+    try:
+        done = train_on_ray(address, args.service, args.quick, args.seed, args.model_home or str(home.root),
+                            args.num_cpus)
+    except KeyboardInterrupt:
+        print("\nmlbot: the training task was cancelled; run the same command to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the cluster, not the training: one line, the detail in the log
+        log.error("training %s on Ray failed", args.service, exc_info=exc)
+        return _fail(f"the training on Ray at {address} failed: {str(exc).splitlines()[0] if str(exc) else exc}")
+    if done["exit_code"] == 0 and done["version"]:
+        print(f"{args.service}: published {done['version']} on {done['host']} (Ray task); "
+              "run `mlbot serve` to roll it out")
+    return done["exit_code"]
 
 
 def _eval(args, home: ModelHome) -> int:
