@@ -351,3 +351,18 @@ async def test_tokens_expire_after_15_minutes_of_the_injected_clock(clocked):
     status, body, _ = await call("POST", f"{fake.api_base}/interactions/{late.id}/{late.token}/callback",
                                  json={"type": 5})
     assert (status, body["code"]) == (404, 10062)
+
+
+async def test_the_hand_driver_clicks_a_shown_button(clocked, capsys):
+    from tests.fake_discord import __main__ as driver
+
+    fake = clocked
+    await post_with_buttons(fake, [row(button("Again", "again"))])
+    await driver._show(fake, fake.channel_messages[0])
+    clicking = asyncio.create_task(driver._click(fake, "bob", "Again"))
+    await eventually(lambda: any(r.clicked for r in fake.interactions.values()))
+    record = next(r for r in fake.interactions.values() if r.clicked)
+    await call("POST", f"{fake.api_base}/interactions/{record.id}/{record.token}/callback",
+               json={"type": 7, "data": {"content": "again, then", "components": []}})
+    await clicking
+    assert capsys.readouterr().out.splitlines() == ["pick one", "  buttons: [Again]", "again, then"]

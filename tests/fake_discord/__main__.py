@@ -7,6 +7,7 @@ It prints the variables to start `mlbot run` with, then reads lines like:
     slash alice about
     say bob !digit path/to/photo.png        (a user types a message with that file)
     dm bob digit path/to/photo.png          (the same, in a DM)
+    click bob Regenerate                    (a user clicks that button on the latest message showing it)
     drop                                    (the gateway asks the bot to reconnect)
     servers                                 (the servers, each with its shard)
 With --shards N --servers M it recommends N shards (GET /gateway/bot), holds M servers spread
@@ -30,10 +31,28 @@ def _file(path: str):
     return Path(path).name, data, mimetypes.guess_type(path)[0]
 
 
+SHOWN: list = []  # messages printed so far, newest last: `click` looks for its button among them
+
+
 async def _show(fake: FakeDiscord, message) -> None:
     print(("(only you can see this) " if message.ephemeral else "") + message.text)
     for name, data in message.files:
         print(f"  [file {name}, {len(data)} bytes]")
+    buttons = [b.get("label") or "?" for b in fake.buttons(message)]
+    if buttons:
+        print("  buttons: " + " | ".join(f"[{label}]" for label in buttons))
+    SHOWN.append(message)
+
+
+async def _click(fake: FakeDiscord, user: str, label: str) -> None:
+    message = next((m for m in reversed(SHOWN) if any(b.get("label") == label for b in fake.buttons(m))), None)
+    if message is None:
+        print(f"no message shown here has a button {label!r}")
+        return
+    record = await fake.click_button(user, message, label)
+    await fake.wait_until(lambda: record.acknowledged_at is not None and (record.ack_type != 5 or record.replies),
+                          120, "the bot did not answer the click")
+    await _show(fake, message if record.ack_type in (6, 7) else await fake.wait_for_reply(record, timeout=120))
 
 
 async def main_async(port: int, shards: int = 1, servers: int = 1) -> None:
@@ -65,6 +84,8 @@ async def main_async(port: int, shards: int = 1, servers: int = 1) -> None:
                 files = {"image": _file(rest[0])} if rest and Path(rest[0]).exists() else None
                 record = await fake.run_slash(user, name, files=files, guild_id=guild_ids[server])
                 await _show(fake, await fake.wait_for_reply(record, timeout=120))
+            elif words[0] == "click":
+                await _click(fake, words[1], " ".join(words[2:]))
             elif words[0] in ("say", "dm"):
                 user, *rest = words[1:]
                 paths = [w for w in rest if Path(w).exists()]
@@ -73,7 +94,8 @@ async def main_async(port: int, shards: int = 1, servers: int = 1) -> None:
                 await fake.user_says(user, text, dm=words[0] == "dm", files=[_file(p) for p in paths])
                 await _show(fake, await fake.wait_for_channel_message(timeout=120, after=before))
             else:
-                print("unknown; try: slash USER COMMAND [FILE] | say USER TEXT [FILE] | dm USER TEXT [FILE] | drop")
+                print("unknown; try: slash USER COMMAND [FILE] | say USER TEXT [FILE] | dm USER TEXT [FILE] | "
+                      "click USER LABEL | drop")
         except Exception as exc:  # a driver typo must not stop the server
             print(f"error: {exc!r}")
     await fake.stop()
