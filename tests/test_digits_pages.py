@@ -10,6 +10,7 @@ from ml.digits.imageio import QUICK_SIDE, decode_image
 from ml.digits.pages import BLANK_KINDS, TUNE_SEEDS, blank_page, megapixel_photo, touching_number
 from ml.digits.preprocess import prepare_digits, prepare_page
 from ml.digits.reader import DigitReader
+from ml.digits.touching import best_path
 from ml.home import ModelHome
 from tests.conftest import png_bytes
 
@@ -57,25 +58,39 @@ def test_digits_on_paper_are_still_read(tiny_model_root, mnist):
         assert not reading.no_digits and len(reading.best_guess) == 1
 
 
-def test_touching_digits_are_split_into_the_right_pieces(mnist):
+def test_touching_digits_can_be_cut_into_the_right_pieces(mnist):
+    """Among the mark's cuts is a path of four pieces, each like the digit written there."""
     wanted = [2, 0, 2, 6]
     indices = digits_of(mnist, wanted)
     references = [prepare_digits(decode_image(png_bytes(mnist.test_images[i])))[0].image for i in indices]
-    image = touching_number([mnist.test_images[i] for i in indices], np.random.default_rng(3), "plain")
+    image = touching_number([mnist.test_images[i] for i in indices], np.random.default_rng(6), "plain")
     marks = prepare_page(decode_image(image)).marks
     assert len(marks) == 1, "the digits touch: one mark"
-    four = [option for option in marks[0].options if len(option) == 4]
-    assert four, [len(option) for option in marks[0].options]
-    for crop, reference in zip(four[0], references):
-        assert similarity(crop.image, reference) > 0.55
-    assert [crop.box[0] for crop in four[0]] == sorted(crop.box[0] for crop in four[0])
+    mark = marks[0]
+    alike = {key: [similarity(crop.image, ref) for ref in references] for key, crop in mark.pieces.items()}
+
+    def paths(start: int, digit: int):  # every way to cover the mark with pieces like the digits in turn
+        if digit == len(references):
+            return [[]] if start == len(mark.cuts) - 1 else []
+        return [[key, *rest] for key in alike if key[0] == start and alike[key][digit] > 0.55
+                for rest in paths(key[1], digit + 1)]
+
+    assert paths(0, 0), "no cuts leave four pieces that look like 2, 0, 2, 6"
+
+
+def test_best_path_prefers_confident_pieces():
+    # cuts 0..3: reading (0,3) whole is 40% sure; three pieces at 99% each win.
+    scores = {(0, 3): np.log(0.4), (0, 1): np.log(0.99), (1, 2): np.log(0.99), (2, 3): np.log(0.99),
+              (0, 2): np.log(0.3)}
+    assert best_path(4, scores) == [(0, 1), (1, 2), (2, 3)]
+    assert best_path(4, {(0, 3): np.log(0.9), (0, 1): np.log(0.5), (1, 3): np.log(0.5)}) == [(0, 3)]
 
 
 def test_a_single_digit_is_not_split(mnist):
     for index in range(40):
         image = png_bytes(255 - mnist.test_images[index])
         marks = prepare_page(decode_image(image)).marks
-        assert len(marks) == 1 and len(marks[0].options[0]) == 1, index
+        assert len(marks) == 1 and list(marks[0].pieces) == [(0, 1)], index
 
 
 def test_a_megapixel_jpeg_is_decoded_small():

@@ -21,7 +21,7 @@ from ml.home import ModelRef
 log = logging.getLogger(__name__)
 
 # Marks shorter than this in the quick, reduced decode are looked at again at full detail.
-MIN_QUICK_HEIGHT = 48
+MIN_QUICK_HEIGHT = 28  # MNIST digits are 20 px; a mark this tall still has every stroke
 
 
 @dataclass
