@@ -22,6 +22,7 @@ from scipy import ndimage
 
 from ml.digits.blank import Evidence, rejection
 from ml.digits.imageio import DecodedImage
+from ml.digits.small_ink import small_digits
 from ml.digits.touching import best_path, cut_columns, pieces
 from ml.errors import InputError
 
@@ -334,9 +335,26 @@ def prepare_page(decoded: DecodedImage, lap: Callable[[str], None] = _no_lap) ->
         }
         if crops:
             marks.append(Mark((x0 // zoom, y0 // zoom, -(-x1 // zoom), -(-y1 // zoom)), evidence, cuts, crops))
+    if marks and not decoded.reduced:  # a reduced decode is looked at again full size
+        marks = _small_ink_marks(np.clip(residual, 0, None), marks)
     lap("normalize")
     tallest = max(((m.box[3] - m.box[1]) for m in marks), default=0)
     return Page(marks, float(tallest), ignored)
+
+
+def _small_ink_marks(ink: np.ndarray, marks: list[Mark]) -> list[Mark]:
+    """Issue 17 (model half): ink only a few pixels high, often scaled up, is read from its
+    grey ink with a smooth filter (ml/digits/small_ink.py) instead of the thresholded marks,
+    which break its faint cells apart. Each digit keeps the evidence of the mark it overlaps."""
+    small = small_digits(ink)
+    if small is None:
+        return marks
+    found = []
+    for image, (x0, y0, x1, y1) in small:
+        overlap = [max(0, min(x1, m.box[2]) - max(x0, m.box[0])) for m in marks]
+        evidence = marks[int(np.argmax(overlap))].evidence
+        found.append(Mark((x0, y0, x1, y1), evidence, [x0, x1], {(0, 1): DigitCrop(image, (x0, y0, x1, y1))}))
+    return found
 
 
 def prepare_digits(decoded: DecodedImage) -> list[DigitCrop]:

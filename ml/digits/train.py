@@ -48,7 +48,8 @@ class TrainConfig:
     @classmethod
     def quick(cls) -> "TrainConfig":
         """Seconds, not minutes: for tests and smoke checks, well above chance, far from 99%."""
-        return cls(width=8, epochs=2, train_limit=4000, val_size=500, max_lr=0.1)
+        # The basic augmentation and no drawings: 2 epochs are too few to learn from harder images.
+        return cls(width=8, epochs=2, train_limit=4000, val_size=500, max_lr=0.1, strong_aug=False, pen_share=0.0)
 
 
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:
