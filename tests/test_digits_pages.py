@@ -27,7 +27,7 @@ def digits_of(mnist, wanted):
 @pytest.mark.parametrize("kind", BLANK_KINDS)
 def test_blank_pages_are_read_as_no_digits(kind, tiny_model_root):
     reader = DigitReader(ModelHome(tiny_model_root).current("digits"))
-    for seed in TUNE_SEEDS[:3]:
+    for seed in TUNE_SEEDS[:2]:
         reading = reader.read(blank_page(np.random.default_rng(seed), kind))
         assert reading.no_digits, (kind, seed, reading.as_json())
         assert reading.as_json()["digits"] is None and reading.top3 == [] and reading.model_input_png == b""

@@ -104,9 +104,10 @@ def _otsu(values: np.ndarray) -> float:
     return float(centers[np.argmax(between)])
 
 
-def ink_mask(ink: np.ndarray, noise: float) -> np.ndarray | None:
+def ink_mask(ink: np.ndarray) -> np.ndarray | None:
     """Pixels that are ink, or None when nothing on the page stands out (a blank page)."""
     sample = ink[:: max(1, ink.shape[0] // 300), :: max(1, ink.shape[1] // 300)]
+    noise = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
     if ink.size > 2000:  # the 99.95th percentile, by a partial sort of every other row
         flat = ink[:: 2 if ink.size > 40_000 else 1].ravel()
         peak = float(np.partition(flat, int(0.9995 * (flat.size - 1)))[int(0.9995 * (flat.size - 1))])
@@ -257,15 +258,18 @@ class Page:
 def _evidence(ink: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int], noise: float, zoom: int) -> Evidence:
     x0, y0, x1, y1 = box
     height, width = ink.shape
-    # A frame around the mark, for the ring of ink one pixel of the upload outside it (an
-    # enlarged drawing's pixels are `zoom` wide, and its edges as soft as it was enlarged).
-    fx0, fy0, fx1, fy1 = max(0, x0 - zoom), max(0, y0 - zoom), min(width, x1 + zoom), min(height, y1 + zoom)
+    stroke = stroke_width(mask)
+    # The ring of ink just outside the mark, a third of a stroke width out: a scan enlarged
+    # 10x has edges 10x as soft as the original and strokes 10x as wide, so the ratio holds;
+    # at least one pixel of the upload (an enlarged drawing's pixels are `zoom` wide).
+    gap = max(zoom, int(round(stroke / 3)))
+    fx0, fy0, fx1, fy1 = max(0, x0 - gap), max(0, y0 - gap), min(width, x1 + gap), min(height, y1 + gap)
     framed = np.zeros((fy1 - fy0, fx1 - fx0), dtype=bool)
     framed[y0 - fy0 : y0 - fy0 + mask.shape[0], x0 - fx0 : x0 - fx0 + mask.shape[1]] = mask
     region = ink[fy0:fy1, fx0:fx1]
     inside = float(np.median(region[framed]))
     square = np.ones((3, 3), dtype=bool)
-    near = ndimage.binary_dilation(framed, square, iterations=zoom - 1) if zoom > 1 else framed
+    near = ndimage.binary_dilation(framed, square, iterations=gap - 1) if gap > 1 else framed
     ring = ndimage.binary_dilation(near, square) & ~near
     outside = float(np.median(region[ring])) if ring.any() else 0.0
     ys, xs = np.nonzero(mask)
@@ -275,7 +279,7 @@ def _evidence(ink: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int],
     return Evidence(
         contrast=inside / max(noise, 1 / 255),
         edge=outside / max(inside, 1e-6),
-        stroke=stroke_width(mask) / max(mask.shape),
+        stroke=stroke / max(mask.shape),
         straightness=float(np.sqrt(max(values[0], 0) / max(values[1], 1e-9))),
         tilt=float(np.degrees(np.arccos(min(1.0, abs(major[1]))))),
         span=max(mask.shape) / max(height, width),
@@ -304,7 +308,7 @@ def prepare_page(decoded: DecodedImage, lap: Callable[[str], None] = _no_lap) ->
     if zoom > 1:
         ink = _resize(ink, (ink.shape[1] * zoom, ink.shape[0] * zoom))
     lap("background")
-    mask = ink_mask(ink, noise)
+    mask = ink_mask(ink)
     lap("threshold")
     if mask is None:
         return Page([], 0.0)
