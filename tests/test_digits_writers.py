@@ -88,7 +88,7 @@ def test_evaluation_never_draws_a_training_seed(monkeypatch):
     assert len(trained) == 40 and len(evaluated) == 40
     assert trained.isdisjoint(evaluated)
     assert all(seed in TRAIN_SEEDS for seed in trained) and all(seed in EVAL_SEEDS for seed in evaluated)
-    assert len(samples) == 80 and {s.rendering for s in samples} == {"small_scan", "photo"}
+    assert len(samples) == 120 and {s.rendering for s in samples} == {"small_scan", "tiny_scan", "photo"}
 
 
 def test_small_scan_is_small_and_scaled_up():
