@@ -331,8 +331,12 @@ def prepare_page(decoded: DecodedImage, lap: Callable[[str], None] = _no_lap) ->
     if len(found) > MAX_DIGITS:
         raise InputError(f"found {len(found)} separate marks; send a photo of one number of at most {MAX_DIGITS} digits")
     marks = []
+    tallest_found = max((y1 - y0 for (x0, y0, x1, y1), _, _ in found), default=0)
     for (x0, y0, x1, y1), digit_mask, evidence in found:
-        cuts = cut_columns(digit_mask)
+        # A number written touching is as tall as its digits; a short wide mark beside taller
+        # ones is a stroke of a neighbour (a 5's flag) or a dash: never cut into "digits",
+        # and dropped when too wide to be one digit.
+        cuts = cut_columns(digit_mask) if y1 - y0 >= 0.75 * tallest_found else [0, x1 - x0]
         crops = {
             key: DigitCrop(normalize_digit(piece), ((x0 + px0) // zoom, y0 // zoom, -(-(x0 + px1) // zoom), -(-y1 // zoom)))
             for key, (piece, px0, px1) in pieces(digit_mask, cuts).items()

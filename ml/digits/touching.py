@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-SPLIT_ASPECT = 1.15     # width / height above which a mark may hold several digits
+SPLIT_ASPECT = 1.55     # width / height above which a mark may hold several digits (single
+                        # rendered MNIST digits reach 1.34 at the 99th percentile, 1.53 at most)
 WHOLE_ASPECT = 1.6      # up to this a single wide digit (a 0, a long-armed 7) stays possible
 MIN_WIDTH = 0.18        # a piece narrower than this (x height) is not a digit, even a 1
 MAX_WIDTH = 1.25        # nor one wider than this
