@@ -4,9 +4,10 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from tests.conftest import mnist_png
+from tests.conftest import mnist_png, png_bytes
 
 MLBOT = [sys.executable, "-m", "bot.adapters.cli"]
 
@@ -29,12 +30,17 @@ def test_digit_batch_json_keeps_going_past_bad_files(home_with_model, mnist, tmp
     text.write_text("not an image")
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
-    result = run(["digit", str(good), str(text), str(tmp_path / "missing.png"), str(empty), str(good), "--json"],
-                 home_with_model)
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(png_bytes(np.full((200, 160), 235, np.uint8)))
+    result = run(["digit", str(good), str(text), str(tmp_path / "missing.png"), str(empty), str(good), str(blank),
+                  "--json"], home_with_model)
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 1
-    assert [line["file"] for line in lines] == [str(good), str(text), str(tmp_path / "missing.png"), str(empty), str(good)]
+    assert [line["file"] for line in lines] == [str(good), str(text), str(tmp_path / "missing.png"), str(empty),
+                                                str(good), str(blank)]
     first = lines[0]
+    assert first["no_digits"] is False
+    assert lines[5]["no_digits"] is True and lines[5]["digits"] is None  # a blank page: no digits, no guess
     assert set(first) >= {"file", "digits", "confidence", "top3"}
     assert first["top3"][0]["digits"] == first["digits"] or first["digits"] is None
     assert "not an image" in lines[1]["error"]

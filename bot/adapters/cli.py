@@ -456,7 +456,8 @@ def _print_digit_reply(path: str, reply, as_json: bool) -> None:
         else:
             data = reply.data
             line = {"file": path, "digits": data["digits"], "confidence": data["confidence"],
-                    "top3": data["top3"], "best_guess": data["best_guess"], "model_version": data["model_version"]}
+                    "top3": data["top3"], "best_guess": data["best_guess"], "no_digits": bool(data.get("no_digits")),
+                    "model_version": data["model_version"]}
         print(json.dumps(line), flush=True)
     elif reply.is_error:
         print(f"{path}: error: {reply.text}", flush=True)
