@@ -78,3 +78,29 @@ def test_the_evaluation_tiny_scans_take_the_small_ink_path():
         found = small_digits(ink)
         taken += found is not None and len(found) == 1
     assert taken >= 17  # measured 20 of 20 (bilinear and nearest, 8-32x)
+
+
+def test_paper_noise_is_measured_on_the_paper_not_on_a_digit_filling_the_frame():
+    from ml.digits.preprocess import paper_noise
+
+    def usual(page):
+        return 1.4826 * np.median(np.abs(page - np.median(page)))
+    rng = np.random.default_rng(0)
+    page = rng.normal(0.0, 0.01, (200, 200))
+    page[20:180, 50:150] += 0.8  # ink over 40% of the picture
+    assert paper_noise(page) < usual(page) / 1.4
+    page[10:190, 30:170] += 0.8  # over 63%: the usual deviation, never a worse one
+    assert paper_noise(page) == pytest.approx(usual(page))
+
+
+def test_a_scan_scaled_up_from_a_few_pixels_is_kept_as_a_scan_not_refused_as_a_smudge():
+    from ml.digits.imageio import decode_image
+    from ml.digits.other_writers import tiny_scan
+    from ml.digits.preprocess import prepare_page
+    from ml.digits.writers import pen_digits
+
+    images, _ = pen_digits(6, range(20_000_000, 21_000_000))
+    rng = np.random.default_rng(3)
+    pages = [prepare_page(decode_image(tiny_scan(ink, rng))) for ink in images]
+    assert all(len(page.marks) == 1 for page in pages)  # each read as one digit, none refused
+    assert sum(page.marks[0].evidence.scanned for page in pages) >= 3  # its grid found: judged as a scan

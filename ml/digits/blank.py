@@ -22,6 +22,10 @@ class Evidence:
     tilt: float           # degrees between the mark's long axis and the vertical
     span: float           # the mark's longer side / the image's longer side
     border: bool          # the image border cuts the mark
+    # A digit scanned a few pixels high and scaled up (ml/digits/small_ink.py found the grid):
+    # its edges are soft and blocky and it fills its frame by nature, so only its contrast
+    # to the paper says whether it is ink.
+    scanned: bool = False
 
     def as_json(self) -> dict:
         return {key: (round(value, 3) if isinstance(value, float) else value) for key, value in vars(self).items()}
@@ -47,6 +51,8 @@ def rejection(evidence: Evidence) -> str | None:
     """Why the mark cannot be writing, from the image alone; None when it may be."""
     if evidence.contrast < MIN_CONTRAST:
         return "faint"
+    if evidence.scanned:
+        return None
     if evidence.stroke > MAX_STROKE:
         return "blob"
     if evidence.edge > MAX_EDGE or (evidence.edge > SOFT_EDGE and evidence.contrast < SOFT_CONTRAST):
@@ -61,6 +67,8 @@ def rejection(evidence: Evidence) -> str | None:
 
 def borderline(evidence: Evidence) -> bool:
     """Evidence that passes, but not by much: the model must also be sure."""
+    if evidence.scanned:
+        return evidence.contrast < FAINT
     return evidence.contrast < FAINT or (
         evidence.contrast < NEAR_CONTRAST and (evidence.edge > SOFT_EDGE or evidence.border))
 

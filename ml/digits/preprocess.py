@@ -13,7 +13,7 @@ dark ink on paper, unevenly lit, with texture, margins and other marks, so the s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -22,7 +22,7 @@ from scipy import ndimage
 
 from ml.digits.blank import Evidence, rejection
 from ml.digits.imageio import DecodedImage
-from ml.digits.small_ink import small_digits
+from ml.digits.small_ink import native_scale, small_digits
 from ml.digits.touching import best_path, cut_columns, pieces
 from ml.errors import InputError
 
@@ -107,7 +107,7 @@ def _otsu(values: np.ndarray) -> float:
 def ink_mask(ink: np.ndarray) -> np.ndarray | None:
     """Pixels that are ink, or None when nothing on the page stands out (a blank page)."""
     sample = ink[:: max(1, ink.shape[0] // 300), :: max(1, ink.shape[1] // 300)]
-    noise = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
+    noise = paper_noise(sample)
     if ink.size > 2000:  # the 99.95th percentile, by a partial sort of every other row
         flat = ink[:: 2 if ink.size > 40_000 else 1].ravel()
         peak = float(np.partition(flat, int(0.9995 * (flat.size - 1)))[int(0.9995 * (flat.size - 1))])
@@ -287,6 +287,17 @@ def _evidence(ink: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int],
     )
 
 
+def paper_noise(residual: np.ndarray) -> float:
+    """The paper's noise as a robust sigma. A digit scaled up to fill much of the picture
+    counts as noise itself in the usual median absolute deviation, so the deviation is also
+    taken on the side of the median ink never reaches, and the smaller kept (once ink covers
+    more than half the picture, that side is ink too and the usual one is the better)."""
+    centre = float(np.median(residual))
+    usual = 1.4826 * float(np.median(np.abs(residual - centre)))
+    below = centre - residual[residual <= centre]
+    return min(usual, 1.4826 * float(np.median(below))) if below.size else usual
+
+
 def _no_lap(stage: str) -> None:
     pass
 
@@ -301,7 +312,7 @@ def prepare_page(decoded: DecodedImage, lap: Callable[[str], None] = _no_lap) ->
     residual = subtract_background(signal, clip=False)
     step = max(1, int(np.sqrt(residual.size / 4_000)))
     sample = residual[::step, ::step]
-    noise = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
+    noise = paper_noise(sample)
     ink = np.clip(residual, 0, None)
     # Small drawings are enlarged first so strokes are measured the same way at any size.
     zoom = int(np.ceil(MIN_ANALYSIS_SIDE / max(ink.shape))) if max(ink.shape) < MIN_ANALYSIS_SIDE else 1
@@ -343,26 +354,40 @@ def prepare_page(decoded: DecodedImage, lap: Callable[[str], None] = _no_lap) ->
         }
         if crops:
             marks.append(Mark((x0 // zoom, y0 // zoom, -(-x1 // zoom), -(-y1 // zoom)), evidence, cuts, crops))
-    if marks and not decoded.reduced:  # a reduced decode is looked at again full size
-        marks = _small_ink_marks(np.clip(residual, 0, None), marks)
+    if not decoded.reduced:  # a reduced decode is looked at again full size
+        marks = _small_ink_marks(np.clip(residual, 0, None), marks, noise)
     lap("normalize")
     tallest = max(((m.box[3] - m.box[1]) for m in marks), default=0)
     return Page(marks, float(tallest), ignored)
 
 
-def _small_ink_marks(ink: np.ndarray, marks: list[Mark]) -> list[Mark]:
-    """Issue 17 (model half): ink only a few pixels high, often scaled up, is read from its
-    grey ink with a smooth filter (ml/digits/small_ink.py) instead of the thresholded marks,
-    which break its faint cells apart. Each digit keeps the evidence of the mark it overlaps."""
+def _small_ink_marks(ink: np.ndarray, marks: list[Mark], noise: float) -> list[Mark]:
+    """Ink only a few pixels high, often scaled up, is read from its grey ink with a smooth
+    filter (ml/digits/small_ink.py) instead of the thresholded marks, which break its faint
+    cells apart. Each digit keeps the evidence of the mark it overlaps; on a scan scaled up
+    from a few pixels (a grid found), the evidence is measured again as a scan's, since the
+    marks' soft edges and the frame they fill are how such a scan looks, not signs of a smudge."""
+    scanned = native_scale(ink) >= 3
+    if not marks and not scanned:
+        return marks
     small = small_digits(ink)
     if small is None:
         return marks
     found = []
     for image, (x0, y0, x1, y1) in small:
-        overlap = [max(0, min(x1, m.box[2]) - max(x0, m.box[0])) for m in marks]
-        evidence = marks[int(np.argmax(overlap))].evidence
+        if scanned:
+            box = ink[y0:y1, x0:x1]
+            mask = box > 0.2 * float(box.max()) if box.size and box.max() > 0 else np.zeros(box.shape, bool)
+            if not mask.any():
+                continue
+            evidence = replace(_evidence(ink, mask, (x0, y0, x1, y1), noise, 1), scanned=True)
+            if rejection(evidence) is not None:
+                continue
+        else:
+            overlap = [max(0, min(x1, m.box[2]) - max(x0, m.box[0])) for m in marks]
+            evidence = marks[int(np.argmax(overlap))].evidence
         found.append(Mark((x0, y0, x1, y1), evidence, [x0, x1], {(0, 1): DigitCrop(image, (x0, y0, x1, y1))}))
-    return found
+    return found or marks
 
 
 def prepare_digits(decoded: DecodedImage) -> list[DigitCrop]:
