@@ -6,7 +6,9 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from bot.adapters.cli_db import add_db_parser, run_db
@@ -275,6 +277,10 @@ def _cluster(args, home: ModelHome) -> int:
 def _train(args, home: ModelHome) -> int:
     if getattr(args, "on_ray", False):
         return _train_on_ray(args, home)
+    # Ctrl-C (and the bot's stop, a SIGINT) saves and exits even when this process was
+    # started with SIGINT ignored, as a background job of a non-interactive shell is.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     from ml.build_lock import BuildLock, ProgressReporter
     from ml.errors import UserFacingError
     from ml.progress import Progress
