@@ -791,6 +791,7 @@ class FakeDiscord:
             if kind == 7:
                 self._update_in_place(record.clicked, edited, files)
                 record.replied.set()
+        self._wake_message_waiters()  # wait_until() on an acknowledgement must not wait out its timeout
         response = {"interaction": {"id": record.id, "type": record.payload["type"],
                                     "response_message_loading": kind == 5,
                                     "response_message_ephemeral": record.ephemeral},
