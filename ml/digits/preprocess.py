@@ -367,10 +367,11 @@ def _small_ink_marks(ink: np.ndarray, marks: list[Mark], noise: float) -> list[M
     cells apart. Each digit keeps the evidence of the mark it overlaps; on a scan scaled up
     from a few pixels (a grid found), the evidence is measured again as a scan's, since the
     marks' soft edges and the frame they fill are how such a scan looks, not signs of a smudge."""
-    scanned = native_scale(ink) >= 3
+    factor = native_scale(ink)
+    scanned = factor >= 3
     if not marks and not scanned:
         return marks
-    small = small_digits(ink)
+    small = small_digits(ink, factor)
     if small is None:
         return marks
     found = []

@@ -87,14 +87,14 @@ def small_digit_image(ink: np.ndarray) -> np.ndarray:
     return canvas
 
 
-def small_digits(ink: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int, int, int]]] | None:
+def small_digits(ink: np.ndarray, factor: float | None = None) -> list[tuple[np.ndarray, tuple[int, int, int, int]]] | None:
     """ink: the background-subtracted ink signal of the whole upload. None unless its ink is
     small; else (28x28 image, box in the upload) for each digit, left to right, split at
     columns without ink."""
     peak = float(ink.max())
     if peak < 0.08:
         return None
-    factor = native_scale(ink)
+    factor = native_scale(ink) if factor is None else factor  # the caller may have found it already
     height, width = ink.shape
     native = _resize(ink, (max(1, round(width / factor)), max(1, round(height / factor))), Image.Resampling.BOX)
     inked = native > 0.2 * float(native.max())
