@@ -36,7 +36,7 @@ def _train_digits(home: ModelHome, quick: bool, progress: Progress, seed: int = 
 def _evaluate_digits(home: ModelHome, **options: Any) -> dict[str, Any]:
     from ml.digits.evaluate import evaluate_digits
 
-    return evaluate_digits(home, photos=options.get("photos", 500))
+    return evaluate_digits(home, photos=options.get("photos", 500), other_writers=options.get("other_writers", 200))
 
 
 def _train_tone(home: ModelHome, quick: bool, progress: Progress, seed: int = 0, **_: Any) -> ModelRef:

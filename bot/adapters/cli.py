@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--photos", type=int, default=500,
                           help="digits: how many photo-like renderings to read end to end (default 500, 0 skips)")
+    evaluate.add_argument("--other-writers", type=int, default=200, metavar="N",
+                          help="digits: pen-stroke drawings in the other-writers set, read beside every installed "
+                               "font's digits (default 200, 0 skips the set)")
 
     digit = sub.add_parser("digit", help="read handwritten digits from image files",
                            description="Read the digit (or the number, digit by digit) in each image.")
@@ -367,7 +370,7 @@ def _eval(args, home: ModelHome) -> int:
         return _fail(exc.args[0])
     cap_torch_threads()
     try:
-        result = spec.evaluate(home, photos=args.photos, style=args.style)
+        result = spec.evaluate(home, photos=args.photos, style=args.style, other_writers=args.other_writers)
     except UserFacingError as exc:
         return _fail(str(exc))
     if args.json:
