@@ -59,7 +59,8 @@ def main() -> None:
                      **{f"smollm2_{k}_tokens": v for k, v in essay.smollm2_tokens.items()},
                      "paragraphs": len(essay.paragraphs), "longest_copied_run": essay.longest_copied_run,
                      "on_topic": essay.on_topic, "fluency_judge": essay.fluency_judge,
-                     "resampled_sentences": essay.resampled_sentences, "topic_mentions": essay.topic_mentions})
+                     "resampled_sentences": essay.resampled_sentences, "topic_mentions": essay.topic_mentions,
+                     "sentences": len(essay.judgements), "close_calls": essay.close_calls})
     result = {
         "benchmark": "essay",
         "machine": machine(),
@@ -67,6 +68,9 @@ def main() -> None:
         "model_version": writer.published.version,
         "load_and_warm_up_seconds": round(load_seconds, 2),
         "candidates": EssayRequest.candidates,
+        "shortlist": EssayRequest.shortlist,
+        # sentences where SmolLM2 read the shortlist; the others had a clear lead (ml/essay/judge.py)
+        "close_call_share": round(sum(r["close_calls"] for r in runs) / max(1, sum(r["sentences"] for r in runs)), 3),
         "step_ms_all_candidates": {"float32": round(step_milliseconds(writer.published.model), 2),
                                    "int8": round(step_milliseconds(writer.published.generation_model), 2)},
         "essay_500_words_seconds": {"p50": round(float(np.median([r["seconds"] for r in runs])), 2),

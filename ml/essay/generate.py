@@ -11,8 +11,9 @@ judged one by one.
 4. Judge (ml/essay/judge.py): candidates that copy more than MAX_COPIED_RUN words from the
    corpus, or carry the corpus's ceremony ("Mr. Speaker..."), are dropped; the rest are
    scored for closeness to the point and the topic (MiniLM), fluency after the essay so far
-   (SmolLM2 on a shortlist, ml/essay/fluency.py), repetition of what the essay already said,
-   and near a paragraph's end, how well the length lands. The best-scored is kept.
+   (SmolLM2 on a shortlist when the call is close, ml/essay/fluency.py), repetition of what
+   the essay already said, and near a paragraph's end, how well the length lands. The
+   best-scored is kept.
 Every word of the essay is the LSTM's: the plan and the passages steer it, but are not pasted in.
 """
 from __future__ import annotations
@@ -78,6 +79,7 @@ class Essay:
     passages: list[str] = field(default_factory=list)  # the opening words of each passage read into the cache
     fluency_judge: str = "smollm2"
     judgements: list[dict] = field(default_factory=list)  # per sentence: kept and best scores
+    close_calls: int = 0  # sentences whose choice SmolLM2's fluency decided between candidates
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -303,11 +305,13 @@ class EssayWriter:
                             "judge": fluency.tokens_read - read_before if fluency is not None else 0},
             resampled_sentences=resampled, topic_mentions=count_mentions(request.topic, text),
             on_topic=round(sum(on_topic) / len(on_topic), 4), proposer=proposer.name, ceremony=request.ceremony, passages=passages,
-            fluency_judge="smollm2" if fluency is not None else "lstm", judgements=judgements, notes=notes,
+            fluency_judge="smollm2" if fluency is not None else "lstm", judgements=judgements,
+            close_calls=sum(j["smollm2"] for j in judgements), notes=notes,
         )
 
 
 def _judgement(paragraph: int, scored: list[Scored], best: Scored) -> dict:
     return {"paragraph": paragraph, "candidates": len(scored), "kept": best.index,
             "kept_score": round(best.score, 4), "kept_point": round(best.point, 4),
+            "smollm2": any(s.fluency_by == "smollm2" for s in scored),
             "scores": [s.as_dict() for s in scored]}

@@ -23,7 +23,8 @@ class EssayRequest:
     top_p: float = 0.92
     candidates: int = 16          # sentences the LSTM proposes for each one kept
     topic_strength: float = 3.5  # logit bonus for the topic's and the point's words (0: none)
-    shortlist: int = 3           # candidates SmolLM2 reads for fluency (1-16)
+    shortlist: int = 2           # candidates SmolLM2 reads for fluency on a close call (1-16); the
+                                 # third-ranked was kept 1 time in 60 with 3 (ml/essay/judge.py)
     ceremony: bool = False       # allow the corpus's salutations ("Mr. Speaker...")
     passages: int = 3            # corpus passages on the subject read into the proposer's cache (0: none)
 
