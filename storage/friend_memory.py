@@ -57,6 +57,11 @@ class FriendMemory:
         return StoredMemory(summary, [StoredFact(*f) for f in facts],
                             [StoredTurn(*t) for t in reversed(turns)])
 
+    async def conversations(self, user_key: str) -> list[str]:
+        """The conversations a user has said something in."""
+        rows = await self.db.fetchall("SELECT DISTINCT conversation FROM friend_turns WHERE user_key = ?", (user_key,))
+        return [row[0] for row in rows]
+
     async def user_messages(self, user_key: str, conversation: str, count: int) -> list[str]:
         """The user's last `count` messages in a conversation, oldest first."""
         rows = await self.db.fetchall(

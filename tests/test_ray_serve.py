@@ -36,19 +36,20 @@ def ray_cluster():
 
 
 @pytest.fixture(scope="module")
-def ray_home(ray_cluster, tmp_path_factory, tiny_model_root, tiny_tone_root, tiny_tracks_root, small_essay_corpus):
+def ray_home(ray_cluster, tmp_path_factory, tiny_model_root, tiny_tone_root, tiny_tracks_root, tiny_friend_root,
+             small_essay_corpus):
     """Models deployed once for the module (a deployment takes ~10 s: replicas load torch)."""
     from bot.inference.deploy import deploy
     from ml.essay.train import EssayTrainConfig, train_essay
     from ml.home import ModelHome
 
     home = ModelHome(tmp_path_factory.mktemp("ray-home"))
-    for root in (tiny_model_root, tiny_tone_root, tiny_tracks_root):
+    for root in (tiny_model_root, tiny_tone_root, tiny_tracks_root, tiny_friend_root):
         install_models(home, root)
     essay = EssayTrainConfig.quick()  # the default style, which is the one Serve runs
     essay.corpus, essay.steps = str(small_essay_corpus), 60
     train_essay(home, essay)
-    deploy(home, {"digits": TIGHT, "tone": SMALL, "essay": LONG, "tracks": LONG})
+    deploy(home, {"digits": TIGHT, "tone": SMALL, "essay": LONG, "tracks": LONG, "friend": LONG})
     return home
 
 
@@ -113,6 +114,32 @@ async def test_essays_stream_their_stages_and_tracks_come_through_serve(ray_app)
     assert [f.data for f in track.files if f.filename.endswith(".mid")] == [midi]
     bad = await run_command("track", ctx, seed=7, seconds=5)
     assert bad.is_error and "seconds" in bad.text  # checked before any call, as locally
+
+
+async def test_the_friend_answers_from_its_replica_which_keeps_the_conversation(ray_app):
+    friend = ray_app.friend
+    conversation = friend.conversation_id("cli", "sam")
+    shown: list[str] = []
+
+    async def stream(text: str) -> None:
+        shown.append(text)
+    first = await friend.chat(user_key="k-sam", conversation=conversation, speaker="Sam",
+                              message="Hi! I'm Sam and my dog is called Rex.", stream=stream)
+    assert first["reply"] and not first["cached"]
+    assert first["model_version"] == ray_app.home.current("friend").version
+    assert friend.slot.loaded is None  # no friend model in the bot: its replica answered
+    assert (await asyncio.to_thread(stats, "friend"))["calls"] == 1
+    assert all(first["reply"].startswith(text.strip()[:30]) for text in shown), (shown, first["reply"])
+    memory = await friend.memory.load("k-sam", conversation, 8)
+    assert "The user's dog is called Rex" in [f.text for f in memory.facts] and len(memory.turns) == 2
+    # The next turn goes to the replica holding the conversation: its key/values are reused.
+    second = await friend.chat(user_key="k-sam", conversation=conversation, speaker="Sam", message="How are you?")
+    assert second["reused_tokens"] > 0, second
+    # /forget drops the memory and the replica's key/values of the conversation.
+    assert await friend.forget("k-sam") > 0
+    third = await friend.chat(user_key="k-sam", conversation=conversation, speaker="Sam", message="How are you?")
+    assert third["reused_tokens"] == 0 and not third["cached"]
+    assert "friend" in await ray_app.inference_health()
 
 
 async def test_a_replica_killed_mid_request_is_retried_or_one_line(ray_app):

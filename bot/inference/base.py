@@ -15,10 +15,16 @@ class InferenceBackend:
         raise NotImplementedError
 
     async def call(self, service: str, operation: str, key: Hashable | None, *args: Any,
-                   progress: Progress | None = None) -> Any:
+                   progress: Progress | None = None, affinity: str | None = None) -> Any:
         """Run operations.OPERATIONS[service][operation] on the model; Busy when overloaded.
-        With `progress`, the operation's stages are awaited through it as they happen."""
+        With `progress`, the operation's stages are awaited through it as they happen.
+        `affinity`: calls with the same value go to the same replica where there is a choice
+        (the friend's conversation, whose key/values that replica keeps)."""
         raise NotImplementedError
+
+    async def runs_elsewhere(self, service: str) -> bool:
+        """Whether `service` answers outside this process (a Serve deployment)."""
+        return False
 
     async def health(self) -> str:
         """A line on what answers, or raises saying what does not."""

@@ -24,7 +24,7 @@ class LocalBackend(InferenceBackend):
         return (await self.slots[service].get()).version
 
     async def call(self, service: str, operation: str, key: Hashable | None, *args: Any,
-                   progress: Progress | None = None) -> Any:
+                   progress: Progress | None = None, affinity: str | None = None) -> Any:
         model = await self.slots[service].get()
         function = OPERATIONS[service][1][operation]
         if progress is not None:

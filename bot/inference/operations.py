@@ -93,6 +93,59 @@ def compose_track(composer, seed: int, seconds: int, instrument: str, tempo: int
     return result, track.audio, track.midi
 
 
+class FriendModels:
+    """The friend's chat model with what its replies need beside it: the tone model as the
+    kindness judge (from the same home, once it is built) and MiniLM to match memory
+    questions to facts. What a Serve replica of the friend holds."""
+
+    def __init__(self, ref: ModelRef):
+        from ml.friend.engine import load_chat_model
+        from ml.friend.recall import FactFinder, MiniLMSimilarity
+        from ml.home import ModelHome
+
+        self.engine = load_chat_model(ref.path)
+        self.home = ModelHome(ref.path.parents[2])  # <home>/models/friend/<version>
+        self.finder = FactFinder(MiniLMSimilarity())
+        self._tone = None
+
+    def judges(self):
+        """(sentence judge, reply judge) from the tone model, or (None, None) before it is built."""
+        from ml.friend.kindness import tone_judges
+
+        if self._tone is None:
+            ref = self.home.current("tone")
+            if ref is None:
+                return None, None
+            self._tone = load_tone_predictor(ref)
+        return tone_judges(self._tone)
+
+
+def reply_as_json(reply, engine_name: str) -> dict:
+    """A friend's reply as the cache keeps it (the service adds the version and `cached`)."""
+    return {"reply": reply.text, "tokens": reply.tokens, "seconds": round(reply.seconds, 2),
+            "first_token_seconds": round(reply.first_token_seconds, 2), "attempts": reply.attempts,
+            "kind": reply.kind, "recalled": reply.recalled, "fallback": reply.fallback,
+            "engine": engine_name, "note": reply.note,
+            "reused_tokens": reply.reused_tokens}  # prompt tokens whose key/values the engine already held
+
+
+def friend_reply(models: FriendModels, persona: str, speaker: str, memory, message: str, seed: int,
+                 conversation: str | None, on_stage=None) -> dict:
+    """The friend's reply; `on_stage` sees it grow, one checked sentence at a time."""
+    from ml.friend.conversation import Friend
+
+    sentence_judge, judge = models.judges()
+    friend = Friend(models.engine, judge=judge, sentence_judge=sentence_judge, finder=models.finder)
+    reply = friend.reply(persona, speaker, memory, message, seed, on_stage, conversation)
+    return reply_as_json(reply, models.engine.name)
+
+
+def friend_summarise(models: FriendModels, summary: str, turns: list, speaker: str) -> str:
+    from ml.friend.conversation import Friend
+
+    return Friend(models.engine, finder=models.finder).summarise(summary, turns, speaker)
+
+
 # Operations with a batched form, (service, operation) -> function(model, [args, ...]) ->
 # [result, ...]: a Serve batch runs these in one forward pass.
 BATCHED: dict[tuple[str, str], Callable[[Any, list[tuple]], list[Any]]] = {
@@ -111,4 +164,8 @@ OPERATIONS: dict[str, tuple[Callable[[ModelRef], Any], dict[str, Callable[..., A
               "the essay model is not built yet: run `mlbot train essay` (about 50 min)"),
     "tracks": (load_track_composer, {"compose": compose_track},
                "the track model is not built yet: run `mlbot train tracks` (about 20 min)"),
+    # On the local backend the friend runs in bot/services/friend.py (it shares the tone
+    # checker's loaded model); this entry is what its Serve deployment runs.
+    "friend": (FriendModels, {"reply": friend_reply, "summarise": friend_summarise},
+               "the friend model is not set up yet: run `mlbot train friend` (about 1 min)"),
 }

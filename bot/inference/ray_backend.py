@@ -6,8 +6,10 @@ BackPressureError) is "busy, try again in N s", as with the local backend; a rep
 mid-request is retried once on another, then the user gets one line. The versions the
 deployments serve are asked for every 30 s, since they make the cache keys. A service the
 application does not deploy (left out of deploy/serve.yaml) runs in this process, on the
-local backend. A call with `progress` (the essay's stages) is a streaming call: the replica
-yields the stages, then the answer.
+local backend. A call with `progress` (the essay's stages, the friend's growing reply) is a
+streaming call: the replica yields the stages, then the answer. A call with `affinity` (the
+friend's conversation) is a Serve multiplexed call keyed by it, so the conversation's turns go
+to the replica that holds its key/values.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 VERSION_TTL = 30.0
 BUSY_RETRY_SECONDS = 2.0
 # An essay or a clip takes tens of seconds on a busy CPU: their calls may wait this long.
-LONG_CALL_SECONDS = {"essay": 600.0, "tracks": 600.0}
+LONG_CALL_SECONDS = {"essay": 600.0, "tracks": 600.0, "friend": 120.0}
 REPLICA_LOST = (RayActorError, ActorDiedError, ActorUnavailableError, ReplicaUnavailableError)
 
 
@@ -61,14 +63,15 @@ class RayBackend(InferenceBackend):
                                           "try again in a moment") from exc
                 log.info("inference on Ray at %s", self.address)
 
-    def _handle(self, service: str, method: str):
-        return serve.get_deployment_handle(service, app_name=APP_NAME).options(method_name=method)
+    def _handle(self, service: str, method: str, affinity: str | None = None):
+        handle = serve.get_deployment_handle(service, app_name=APP_NAME).options(method_name=method)
+        return handle.options(multiplexed_model_id=affinity) if affinity else handle
 
     def _timeout(self, service: str) -> float:
         return max(self.timeout, LONG_CALL_SECONDS.get(service, 0.0))
 
-    async def _await(self, service: str, method: str, *args: Any) -> Any:
-        response = self._handle(service, method).remote(*args)
+    async def _await(self, service: str, method: str, *args: Any, affinity: str | None = None) -> Any:
+        response = self._handle(service, method, affinity).remote(*args)
         timeout = self._timeout(service)
         try:
             return await asyncio.wait_for(_awaited(response), timeout)
@@ -93,6 +96,9 @@ class RayBackend(InferenceBackend):
             self._deployed = (deployed, time.monotonic())
         return service in self._deployed[0]
 
+    async def runs_elsewhere(self, service: str) -> bool:
+        return await self._on_ray(service)
+
     async def version(self, service: str) -> str:
         async with self._asking.setdefault(service, asyncio.Lock()):  # one question in flight per service
             if not await self._on_ray(service):
@@ -111,15 +117,15 @@ class RayBackend(InferenceBackend):
             return version
 
     async def call(self, service: str, operation: str, key: Hashable | None, *args: Any,
-                   progress: Progress | None = None) -> Any:
+                   progress: Progress | None = None, affinity: str | None = None) -> Any:
         if not await self._on_ray(service):
-            return await self.local.call(service, operation, key, *args, progress=progress)
+            return await self.local.call(service, operation, key, *args, progress=progress, affinity=affinity)
         for attempt in (1, 2):
             try:
                 if progress is None:
-                    answer = await self._await(service, operation, *args)
+                    answer = await self._await(service, operation, *args, affinity=affinity)
                 else:
-                    answer = await self._streamed(service, operation, progress, *args)
+                    answer = await self._streamed(service, operation, progress, *args, affinity=affinity)
                 break
             except BackPressureError:
                 raise Busy(service, BUSY_RETRY_SECONDS) from None
@@ -135,9 +141,10 @@ class RayBackend(InferenceBackend):
             raise RuntimeError(f"{service} on Ray: {answer['error']}")
         return answer["ok"]
 
-    async def _streamed(self, service: str, operation: str, progress: Progress, *args: Any) -> dict:
+    async def _streamed(self, service: str, operation: str, progress: Progress, *args: Any,
+                        affinity: str | None = None) -> dict:
         """Stages to `progress` as the replica yields them; the last item is the answer."""
-        stream = self._handle(service, operation).options(stream=True).remote(*args)
+        stream = self._handle(service, operation, affinity).options(stream=True).remote(*args)
 
         async def read() -> dict:
             answer: dict = {"error": "the replica sent no answer", "user": False}

@@ -12,12 +12,15 @@ checker's batch is one padded forward pass (operations.BATCHED), the digit reade
 image by image (preparing a photo costs more than the 70k-parameter model). The essay
 writer and the track composer are long calls: each replica takes max_ongoing_requests of
 them at once, and the essay streams its stages ("planning", "writing paragraph 2"...) back
-to the bot before the essay itself.
+to the bot before the essay itself. The friend is a long call too, streaming its reply as it
+grows; each conversation keeps to one replica (Serve's model multiplexing, keyed by the
+conversation) so that replica's cached key/values of it are reused turn after turn.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -141,20 +144,27 @@ class EssayModel(_Unbatched):
 
     async def write(self, request) -> AsyncIterator[dict]:
         """{"stage": ...} as the writer reaches each stage, then the answer ({"ok"} or {"error"})."""
-        loop = asyncio.get_running_loop()
-        stages: asyncio.Queue = asyncio.Queue()
-        on_stage = lambda stage: loop.call_soon_threadsafe(stages.put_nowait, stage)  # noqa: E731
-        work = asyncio.ensure_future(asyncio.to_thread(self.inner.run_one, "write", (request,), on_stage=on_stage))
-        while not work.done():
-            getting = asyncio.ensure_future(stages.get())
-            await asyncio.wait({work, getting}, return_when=asyncio.FIRST_COMPLETED)
-            if getting.done():
-                yield {"stage": getting.result()}
-            else:
-                getting.cancel()
-        while not stages.empty():
-            yield {"stage": stages.get_nowait()}
-        yield await work
+        async for item in _streamed(self.inner, "write", (request,)):
+            yield item
+
+
+async def _streamed(inner: _Model, operation: str, args: tuple) -> AsyncIterator[dict]:
+    """Run an operation that reports stages (its `on_stage` callback, called from the worker
+    thread) and yield {"stage": ...} for each as it comes, then the answer."""
+    loop = asyncio.get_running_loop()
+    stages: asyncio.Queue = asyncio.Queue()
+    on_stage = lambda stage: loop.call_soon_threadsafe(stages.put_nowait, stage)  # noqa: E731
+    work = asyncio.ensure_future(asyncio.to_thread(inner.run_one, operation, args, on_stage=on_stage))
+    while not work.done():
+        getting = asyncio.ensure_future(stages.get())
+        await asyncio.wait({work, getting}, return_when=asyncio.FIRST_COMPLETED)
+        if getting.done():
+            yield {"stage": getting.result()}
+        else:
+            getting.cancel()
+    while not stages.empty():
+        yield {"stage": stages.get_nowait()}
+    yield await work
 
 
 @serve.deployment(name="tracks")
@@ -164,6 +174,57 @@ class TracksModel(_Unbatched):
 
     async def compose(self, seed: int, seconds: int, instrument: str, tempo: int) -> dict:
         return await asyncio.to_thread(self.inner.run_one, "compose", (seed, seconds, instrument, tempo))
+
+
+class _Conversation:
+    """A conversation this replica holds key/values of. Serve's model multiplexing keeps the
+    ids of recent ones per replica and routes a conversation's next turn to the replica that
+    has it; when Serve drops one (least recently used), its key/values go too."""
+
+    def __init__(self, engine, conversation: str):
+        self.engine, self.conversation = engine, conversation
+
+    def __del__(self):
+        # On a thread: the engine's lock may be held by a reply being written right now.
+        try:
+            threading.Thread(target=self.engine.forget_conversation, args=(self.conversation,), daemon=True).start()
+        except Exception:  # interpreter shutdown
+            pass
+
+
+@serve.deployment(name="friend")
+class FriendModel(_Unbatched):
+    """The friend: replies stream back sentence by sentence; a conversation's turns come to the
+    replica holding its key/values (the bot calls with multiplexed_model_id = conversation)."""
+
+    def __init__(self, version: str, home: str, *batch_options):
+        super().__init__("friend", version, home)
+
+    @serve.multiplexed(max_num_models_per_replica=64)
+    async def conversation(self, conversation: str) -> _Conversation:
+        return _Conversation(self.inner.model.engine, conversation)
+
+    async def _conversation_id(self) -> str | None:
+        conversation = serve.get_multiplexed_model_id() or None
+        if conversation:
+            await self.conversation(conversation)  # tells Serve this replica now holds it
+        return conversation
+
+    async def reply(self, persona: str, speaker: str, memory, message: str, seed: int) -> AsyncIterator[dict]:
+        """{"stage": the reply so far} as sentences pass their checks, then the answer."""
+        conversation = await self._conversation_id()
+        async for item in _streamed(self.inner, "reply", (persona, speaker, memory, message, seed, conversation)):
+            yield item
+
+    async def summarise(self, summary: str, turns: list, speaker: str) -> dict:
+        return await asyncio.to_thread(self.inner.run_one, "summarise", (summary, turns, speaker))
+
+    async def forget(self) -> dict:
+        """Drop the conversation's key/values on this replica (after /forget)."""
+        conversation = serve.get_multiplexed_model_id()
+        if conversation:  # the engine's lock may be held by a reply: wait for it off the loop
+            await asyncio.to_thread(self.inner.model.engine.forget_conversation, conversation)
+        return {"ok": True}
 
 
 @serve.deployment(name="models", num_replicas=1, ray_actor_options={"num_cpus": 0.05})
@@ -178,4 +239,5 @@ class Models:
         return dict(self.versions_)
 
 
-DEPLOYMENTS = {"digits": DigitsModel, "tone": ToneModel, "essay": EssayModel, "tracks": TracksModel}
+DEPLOYMENTS = {"digits": DigitsModel, "tone": ToneModel, "essay": EssayModel, "tracks": TracksModel,
+               "friend": FriendModel}

@@ -1,5 +1,6 @@
-"""The friend as the bot uses it: memory in SQLite, the model off the loop, replies that grow
-while they are written, and the tone model as the kindness judge when it is built."""
+"""The friend as the bot uses it: memory in SQLite, the model off the loop (in this process, or
+on its Ray Serve deployment), replies that grow while they are written, and the tone model as
+the kindness judge when it is built."""
 from __future__ import annotations
 
 import asyncio
@@ -9,6 +10,7 @@ import logging
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from bot.from_thread import report_from_thread
+from bot.inference.operations import reply_as_json
 from bot.model_slot import ModelSlot
 from ml.errors import InputError, ModelNotReady
 from ml.friend import PIPELINE_VERSION, SERVICE
@@ -58,37 +60,57 @@ class FriendService:
             raise InputError("say something: the message is empty")
         if len(message) > MAX_MESSAGE_CHARS:
             message = message[:MAX_MESSAGE_CHARS]
-        model = await self.slot.get()
-        version = model.path.name  # the published version's folder
+        # The model answers in this process, or on its Serve deployment (MLBOT_RAY_ADDRESS).
+        remote = await self.app.inference.runs_elsewhere(SERVICE)
+        if remote:
+            version = await self.app.inference.version(SERVICE)
+            kind = self.app.home.current("tone") is not None  # the replica judges with it once built
+        else:
+            model = await self.slot.get()
+            version = model.path.name  # the published version's folder
+            sentence_judge, judge = await self._judges()  # only once tone is built
+            friend = Friend(model, judge=judge, sentence_judge=sentence_judge, finder=self.finder)
+            kind = judge is not None
         stored = await self.memory.load(user_key, conversation, RECENT_TURNS)
         persona = await self.memory.persona(user_key, guild_id) or DEFAULT_PERSONA
         facts = [Fact(f.key, f.text, f.value or value_of_stored(f.text)) for f in stored.facts]
         said = first_person_sentences(await self.memory.user_messages(user_key, conversation, RECALL_MESSAGES))
         memory = Memory(stored.summary, facts, [Turn(t.role, t.speaker, t.content) for t in stored.turns], said)
-        sentence_judge, judge = await self._judges()
-        # judges: only once tone is built
-        friend = Friend(model, judge=judge, sentence_judge=sentence_judge, finder=self.finder)
         state = json.dumps([persona, speaker, memory.summary, [f.text for f in facts],
                             [(t.role, t.text) for t in memory.turns], said, message], ensure_ascii=False)
         if variant:  # Regenerate: the same turn with another seed (and its own cache entry)
             state += f"\n#variant {variant}"
         seed = int(hashlib.sha256(state.encode()).hexdigest()[:8], 16)
-        key = cache_key(SERVICE, version, state, {"pipeline": PIPELINE_VERSION, "kind": friend.judge is not None})
+        key = cache_key(SERVICE, version, state, {"pipeline": PIPELINE_VERSION, "kind": kind})
         cached = await self.app.cache.get(key, user_key)
         if cached is not None:
             result = {**cached.result, "cached": True}
         else:
-            reply = await self.app.runtime(SERVICE).run(None, friend.reply, persona, speaker, memory, message, seed,
-                                                        report_from_thread(stream) if stream else None, conversation)
-            result = {"reply": reply.text, "tokens": reply.tokens, "seconds": round(reply.seconds, 2),
-                      "first_token_seconds": round(reply.first_token_seconds, 2), "attempts": reply.attempts,
-                      "kind": reply.kind, "recalled": reply.recalled, "fallback": reply.fallback,
-                      "engine": model.name, "note": reply.note, "model_version": version, "cached": False}
+            if remote:
+                async def ignore(text: str) -> None:  # the replica streams its reply either way
+                    pass
+                answer = await self.app.inference.call(SERVICE, "reply", None, persona, speaker, memory, message,
+                                                       seed, progress=stream or ignore, affinity=conversation)
+            else:
+                reply = await self.app.runtime(SERVICE).run(None, friend.reply, persona, speaker, memory, message,
+                                                            seed, report_from_thread(stream) if stream else None,
+                                                            conversation)
+                answer = reply_as_json(reply, model.name)
+            result = {**answer, "model_version": version, "cached": False}
             await self.app.cache.put(key, SERVICE, version, result, None, user_key)
         told = [(fact.key, fact.text, fact.value) for fact in extract_facts(message)]
         await self.memory.add_exchange(user_key, conversation, speaker, message, result["reply"], told)
-        self._start(self._summarise_if_due(friend, user_key, conversation, speaker))
+        self._start(self._summarise_if_due(user_key, conversation, speaker,
+                                           self._remote_summary if remote else self._local_summary(friend)))
         return result
+
+    async def _remote_summary(self, summary: str, turns: list, speaker: str) -> str:
+        return await self.app.inference.call(SERVICE, "summarise", None, summary, turns, speaker)
+
+    def _local_summary(self, friend: "Friend"):
+        async def summarise(summary: str, turns: list, speaker: str) -> str:
+            return await self.app.runtime(SERVICE).run(None, friend.summarise, summary, turns, speaker)
+        return summarise
 
     async def _judges(self):
         """(sentence judge, reply judge) from the tone model, or (None, None) while it is not built."""
@@ -100,7 +122,7 @@ class FriendService:
             return None, None
         return tone_judges(predictor)
 
-    async def _summarise_if_due(self, friend: "Friend", user_key: str, conversation: str, speaker: str) -> None:
+    async def _summarise_if_due(self, user_key: str, conversation: str, speaker: str, summarise) -> None:
         from ml.friend.conversation import Turn
 
         if conversation in self._summarising:  # one summary at a time per conversation
@@ -120,7 +142,7 @@ class FriendService:
                     return
                 summary = await self.memory.summary(user_key, conversation)
                 turns = [Turn(t.role, t.speaker, t.content) for t in old]
-                summary = await self.app.runtime(SERVICE).run(None, friend.summarise, summary, turns, speaker)
+                summary = await summarise(summary, turns, speaker)
                 await self.memory.save_summary(user_key, conversation, summary, old[-1].id)
         finally:
             self._summarising.discard(conversation)
@@ -141,10 +163,18 @@ class FriendService:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def forget(self, user_key: str) -> int:
+        """Delete what the friend remembers of a user, and the key/values that hold their words."""
         model = self.slot.loaded
+        conversations = await self.memory.conversations(user_key)
         removed = await self.memory.forget_user(user_key)
         if model is not None:
-            model.forget_all_conversations()  # cached key/values hold their words too
+            model.forget_all_conversations()
+        try:
+            if await self.app.inference.runs_elsewhere(SERVICE):
+                for conversation in conversations:  # each goes to the replica that holds it
+                    await self.app.inference.call(SERVICE, "forget", None, affinity=conversation)
+        except Exception:  # the memory is gone; a replica's cache lapses with its LRU
+            log.warning("friend: could not reach every replica to drop cached conversations", exc_info=True)
         return removed
 
 
