@@ -11,12 +11,22 @@ import pytest
 from bot.commands import CommandContext, run_command
 from tests.conftest import bytes_input, install_models, mnist_png
 
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
 SMALL = {"num_replicas": 1, "num_cpus": 0.25, "max_ongoing_requests": 16, "max_queued_requests": 64,
          "max_batch_size": 8, "batch_wait_timeout_s": 0.1}
 # The digit deployment takes one request at a time and queues one: easy to overload.
 TIGHT = {**SMALL, "max_ongoing_requests": 1, "max_queued_requests": 1, "max_batch_size": 1,
          "batch_wait_timeout_s": 0.0}
+RAY_METRICS_PORT = free_port()
 LONG = {"num_replicas": 1, "num_cpus": 0.25, "max_ongoing_requests": 2, "max_queued_requests": 8}
+APPLICATION = {"digits": TIGHT, "tone": SMALL, "essay": LONG, "tracks": LONG, "friend": LONG}
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +37,8 @@ def ray_cluster():
     import ray
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=80 * 2**20,
-             namespace="mlbot", log_to_driver=False, configure_logging=False)
+             namespace="mlbot", log_to_driver=False, configure_logging=False,
+             _metrics_export_port=RAY_METRICS_PORT)  # `ray start --metrics-export-port` in deploy/
     yield ray.get_runtime_context().gcs_address
     from ray import serve
 
@@ -49,7 +60,7 @@ def ray_home(ray_cluster, tmp_path_factory, tiny_model_root, tiny_tone_root, tin
     essay = EssayTrainConfig.quick()  # the default style, which is the one Serve runs
     essay.corpus, essay.steps = str(small_essay_corpus), 60
     train_essay(home, essay)
-    deploy(home, {"digits": TIGHT, "tone": SMALL, "essay": LONG, "tracks": LONG, "friend": LONG})
+    deploy(home, APPLICATION)
     return home
 
 
@@ -86,6 +97,27 @@ async def test_both_services_answer_through_serve_with_batches(ray_app, mnist):
     bad = await run_command("digit", ctx, image=bytes_input(b"not an image"))
     assert bad.is_error and "not an image" in bad.text  # the replica's input error, as one line
     assert "ray at" in await ray_app.inference_health()
+
+
+async def test_replicas_export_rays_serve_metrics(ray_app):
+    import time
+    import urllib.request
+
+    ctx = CommandContext(ray_app, "cli", "u")
+    assert not (await run_command("tone", ctx, text="Noted, as I said before.")).is_error
+
+    def scrape() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{RAY_METRICS_PORT}/metrics", timeout=5) as response:
+            return response.read().decode()
+    wanted = 'ray_serve_deployment_request_counter'
+    deadline = time.monotonic() + 40  # Ray's agent exports every few seconds
+    while True:
+        body = await asyncio.to_thread(scrape)
+        lines = [line for line in body.splitlines() if line.startswith(wanted) and 'deployment="tone"' in line]
+        if lines or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(2)
+    assert lines, sorted({line.split("{")[0] for line in body.splitlines() if line.startswith("ray_serve_")})
 
 
 async def test_essays_stream_their_stages_and_tracks_come_through_serve(ray_app):
@@ -140,6 +172,31 @@ async def test_the_friend_answers_from_its_replica_which_keeps_the_conversation(
     third = await friend.chat(user_key="k-sam", conversation=conversation, speaker="Sam", message="How are you?")
     assert third["reused_tokens"] == 0 and not third["cached"]
     assert "friend" in await ray_app.inference_health()
+
+
+async def test_serving_again_rolls_out_a_new_version_without_dropping_requests(ray_app):
+    from bot.inference.deploy import deploy
+
+    home = ray_app.home
+    old = home.current("tone")
+    files = {p.name: p.read_bytes() for p in old.path.iterdir() if p.is_file() and p.name != "card.json"}
+    card = {k: v for k, v in old.card.items() if k not in ("service", "version")}
+    new = home.publish("tone", old.version + "-next", files, card)
+    ctx = CommandContext(ray_app, "cli", "u")
+    rolled = asyncio.Event()
+    answers = []
+
+    async def keep_asking(who: int) -> None:
+        asked = 0
+        while not rolled.is_set() or asked < 3:
+            answers.append(await run_command("tone", ctx, text=f"Fine, do it your way ({who}, {asked})."))
+            asked += 1
+    askers = [asyncio.create_task(keep_asking(who)) for who in range(3)]
+    await asyncio.to_thread(deploy, home, APPLICATION)  # `mlbot serve` again: returns once rolled out
+    rolled.set()
+    await asyncio.gather(*askers)
+    assert len(answers) >= 9 and [a.text for a in answers if a.is_error] == []
+    assert (await asyncio.to_thread(stats, "tone"))["version"] == new.version
 
 
 async def test_a_replica_killed_mid_request_is_retried_or_one_line(ray_app):
