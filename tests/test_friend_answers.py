@@ -99,3 +99,23 @@ def test_a_memory_question_in_other_words_is_still_one():
         assert asks_about_self(question), question
     for question in ("what are we doing tonight?", "which one do you like?", "how are you?"):
         assert not asks_about_self(question), question
+
+
+def test_say_my_name_picks_the_users_name_over_a_person_they_mentioned():
+    from ml.friend.facts import extract_facts
+
+    facts = extract_facts("Sigrid here 👋 my brother Anders borrowed my headphones")
+    recall = FactFinder(_overlap).find("ok say my name so you don't mix me up with my brother", facts)
+    assert recall.facts and recall.facts[0].value == "Sigrid"
+
+
+def test_a_question_naming_the_facts_kind_finds_it():
+    from ml.friend.facts import extract_facts
+
+    facts = extract_facts("i've kept bees for about four years now") + extract_facts("I live in Ghent")
+    recall = FactFinder(_overlap).find("if a stranger asked what my hobby is, what would you say?", facts)
+    assert [f.value for f in recall.facts] == ["bees"]
+    told = extract_facts("ok so i'm seriously allergic to shellfish")
+    assert asks_about_self("given what i told you, should i be worried?")
+    assert FactFinder(_overlap).find("given what i told you, is the prawn platter a worry? i'm allergic",
+                                     told).facts == told

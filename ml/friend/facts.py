@@ -45,6 +45,13 @@ Lithuanian Chinese Japanese Korean Vietnamese Thai Filipino Indonesian Malaysian
 Nepali Iranian Iraqi Syrian Lebanese Israeli Egyptian Moroccan Nigerian Ghanaian Kenyan Ethiopian Somali
 Australian Kiwi African Asian European Latina Latino Muslim Christian Jewish Hindu Buddhist Catholic Gay Trans
 """.split())
+_LANGUAGES = ("English|Spanish|Portuguese|French|German|Italian|Dutch|Greek|Turkish|Polish|Czech|Hungarian|Romanian|"
+              "Ukrainian|Russian|Swedish|Norwegian|Danish|Finnish|Icelandic|Irish|Welsh|Gaelic|Japanese|Korean|Mandarin|"
+              "Cantonese|Chinese|Vietnamese|Thai|Indonesian|Tagalog|Hindi|Urdu|Punjabi|Bengali|Arabic|Hebrew|Persian|"
+              "Farsi|Swahili|Latin|Catalan|Basque|Esperanto|sign language|ASL|BSL")
+_PAST = {"keeping": "kept", "playing": "played", "doing": "done", "making": "made", "growing": "grown",
+         "running": "run", "knitting": "knitted", "painting": "painted", "collecting": "collected"}
+
 _ARTICLE = re.compile(r"^(?:the|a|an|my|our|some)\s+", re.I)
 
 
@@ -54,7 +61,7 @@ def _value(phrase: str) -> str:
 
 def _name_fact(match: re.Match) -> Fact | None:
     name = match[1].strip()
-    if name.split()[0] in NOT_A_NAME or len(name) < 2:
+    if name.split()[0].capitalize() in NOT_A_NAME or len(name) < 2:
         return None
     name = name[:1].upper() + name[1:]
     return Fact("name", f"The user's name is {name}", name)
@@ -89,6 +96,10 @@ _PATTERNS: list[tuple[re.Pattern, callable]] = [
      _name_fact),
     (re.compile(rf"(?:^|[.!?,]\s*|\bhi,? |\bhey,? |\bhello,? )(?:[Ii]'m|[Ii]’m|[Ii] am|[Ii]m|this is)\s+{_CAPITAL_NAME}(?=\s*(?:[.!?,]|$| and | btw| here| by the way| from| -))"),
      _name_fact),
+    # "Sigrid here 👋", "hi, Tom here": how people open a chat
+    (re.compile(rf"(?:^|\bhi,? |\bhey,? |\bhello,? ){_CAPITAL_NAME} here\b"), _name_fact),
+    (re.compile(rf"\b(?:i(?: am|'m|’m|m)|we(?:'re|’re| are)) (?:moving|about to move|going to move|relocating) to {_PHRASE}(?:{_END}|(?= in | next | soon\b))", re.I),
+     _phrase_fact("moving to", "The user is moving to {phrase}")),
     (re.compile(rf"\bi (?:live|am living|'m living|’m living|am based|'m based|’m based|moved|just moved|recently moved|have moved|'ve moved|’ve moved|relocated) (?:in|to) {_PHRASE}{_END}", re.I),
      _phrase_fact("home", "The user lives in {phrase}")),
     (re.compile(rf"\bi(?: am|'m|’m|m) (?:originally )?from {_PHRASE}{_END}|\bi grew up in {_PHRASE}{_END}", re.I),
@@ -109,8 +120,26 @@ _PATTERNS: list[tuple[re.Pattern, callable]] = [
      lambda m: Fact("age", f"The user is {m[1]} years old", m[1])),
     (re.compile(rf"\bmy (?:absolute )?favou?rite ([a-z]+(?: [a-z]+)?) (?:is|are|has to be|would be) {_PHRASE}{_END}", re.I),
      lambda m: Fact(f"favourite {m[1].lower()}", f"The user's favourite {m[1].lower()} is {m[2].strip()}", _value(m[2]))),
-    (re.compile(rf"\bi(?: am|'m|’m) allergic to {_PHRASE}{_END}", re.I),
+    (re.compile(rf"\bi(?: am|'m|’m|m) (?:(?:so|very|really|seriously|severely|super|badly|deathly|quite|mildly) )?allergic to {_PHRASE}{_END}", re.I),
      _phrase_fact("allergic: {value}", "The user is allergic to {phrase}")),
+    # "we joined a badminton club", "I just started pottery classes", "I took up running"
+    (re.compile(r"(?:\bi|\bwe|\bme and (?:my )?[a-z]+(?: [A-Z][a-z]+)?)(?: have|'ve|’ve)? (?:just |recently |finally )?"
+                r"(?:joined|started|took up|signed up for|signed up to) "
+                r"((?:a |an |the |some )?(?:[a-z]+ ){0,2}?(?:club|class|classes|lessons|team|course|group|choir|league))\b", re.I),
+     _phrase_fact("joined: {value}", "The user joined {phrase}")),
+    (re.compile(rf"\bi (?:took up|have taken up|'ve taken up|’ve taken up) {_PHRASE}{_END}", re.I),
+     _phrase_fact("took up: {value}", "The user took up {phrase}")),
+    (re.compile(rf"\b(?:i(?: am|'m|’m|m) learning|i(?: have|'ve|’ve)? (?:just )?started (?:learning|duolingo for|lessons in|classes in)|duolingo for|i(?: am|'m|’m) taking) "
+                rf"({_LANGUAGES})\b", re.I),
+     lambda m: Fact("learning", f"The user is learning {m[1][:1].upper() + m[1][1:]}", m[1][:1].upper() + m[1][1:])),
+    # "i've kept bees for about four years", "I've been running for a year"
+    (re.compile(rf"\bi(?: have|'ve|’ve) (?:been )?(kept|keeping|played|playing|done|doing|made|making|grown|growing|"
+                rf"run|running|knitted|knitting|painted|painting|collected|collecting) {_PHRASE} "
+                rf"(?:for|since) (?:about |over |nearly |almost |around )?(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|"
+                rf"twenty|a few|several|many) (?:years?|months?)\b", re.I),
+     lambda m: None if _value(m[2]).lower() in _EMPTY_OBJECTS else
+     Fact(f"hobby: {_value(m[2]).lower()}", f"The user has {_PAST.get(m[1].lower(), m[1].lower())} {m[2].strip()} for years",
+          _value(m[2]))),
     (re.compile(rf"\bi (?:really )?(?:love|like|enjoy|adore) {_PHRASE}{_END}", re.I),
      _phrase_fact("likes: {value}", "The user likes {phrase}")),
     (re.compile(rf"\bi (?:really )?(?:hate|dislike|can't stand|can’t stand) {_PHRASE}{_END}", re.I),
@@ -124,8 +153,16 @@ _EMPTY_OBJECTS = {"you", "it", "that", "this", "them", "him", "her", "to", "so",
                   "feeling", "question", "idea", "problem", "lot of work", "day", "good day", "bad day"}
 
 
+# "my name is not Bartholomew. it's Bartek": the name comes after the denial, maybe a sentence later
+_NAME_AFTER_DENIAL = re.compile(rf"(?i:\bmy name(?: is not|'s not|’s not| isn't| isn’t| isnt)\s+[\w'’-]+[.,;!]*\s+"
+                                rf"(?:it's|it’s|its|it is|i'm|i’m|i am)\s+){_CAPITAL_NAME}\b")
+
+
 def extract_facts(message: str) -> list[Fact]:
     found: dict[str, Fact] = {}
+    denial = _NAME_AFTER_DENIAL.search(message)
+    if denial and (fact := _name_fact(denial)) is not None:
+        found["name"] = fact
     for sentence in re.split(r"(?<=[.!?])\s+|\n", message):
         if sentence.rstrip().endswith("?"):
             continue  # "do I like chess?" tells nothing

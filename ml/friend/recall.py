@@ -28,7 +28,8 @@ _ASKS_ABOUT_SELF = re.compile(
     r"\bwhat my \w+ (?:is|was|are)\b|(?:what|how)(?:'s| is| are| do| will| would)? you (?:\w+ )?(?:call|calling) me|"
     r"\bwhose\b|\bwhat(?:'s|’s| is| was) the name of (?:the|my|our|that)\b|"
     r"\b(?:which|what) \w+(?: \w+)? (?:do|did|am|are|were) (?:i|we)\b|\b(?:am i|are we) (?:in|living|based|from)\b|"
-    r"\bbet you (?:can'?t|cannot|don'?t|won'?t|forgot)\b|\bname,? please\b|\bspell my name|\bsay my name|\bmy (?:real |actual )?name\b[^.!]*\?)", re.I)
+    r"\bbet you (?:can'?t|cannot|don'?t|won'?t|forgot)\b|\b(?:given|after|with|from|remember(?:ing)?|based on) what i (?:told|said|mentioned)|"
+    r"\blike i (?:said|told you|mentioned)\b|\bname,? please\b|\bspell my name|\bsay my name|\bmy (?:real |actual )?name\b[^.!]*\?)", re.I)
 
 # Words that say what a question is about, per kind of fact.
 _CUES: dict[str, tuple[str, ...]] = {
@@ -39,11 +40,15 @@ _CUES: dict[str, tuple[str, ...]] = {
     "plays": ("instrument", "play"),
     "age": ("old", "age", "birthday"),
     "studies": ("study", "studying", "major", "degree", "course", "uni", "university", "college"),
+    "learning": ("learn", "learning", "language", "duolingo", "speak"),
+    "moving to": ("moving", "move", "relocat"),
 }
 _PETS = {"dog", "puppy", "cat", "kitten", "rabbit", "bunny", "hamster", "parrot", "bird", "fish", "horse", "lizard",
          "snake", "tortoise", "turtle", "guinea pig", "ferret", "goldfish", "beagle", "labrador", "poodle", "terrier",
          "collie", "spaniel", "pug", "husky"}
 CUE_BONUS = 0.35
+KIND_BONUS = 0.15    # more when the question names the fact's own kind ("what's my hobby?")
+_OWN_NAME = re.compile(r"\b(?:(?:say|spell|what(?:'s| is)) my (?:real |actual )?name|who am i\b|(?:call|calling) me\b)", re.I)
 ANSWER_BAR = 0.5     # similarity + bonus a fact needs to answer a question
 MAX_ANSWERS = 2
 MAX_QUOTES = 2
@@ -94,12 +99,26 @@ def _cues(fact: Fact) -> tuple[str, ...]:
         kind, thing = key.split(": ", 1)
         extra = {"likes": ("like", "love", "enjoy", "into", "hobby", "fan"), "dislikes": ("hate", "dislike", "stand"),
                  "allergic": ("allergic", "allergy", "eat"), "plays": ("play", "sport", "game"),
-                 "has": ("have", "own", "got")}.get(kind, ())
+                 "has": ("have", "own", "got"),
+                 "joined": ("join", "club", "sport", "class", "start", "team", "hobby", "took up", "signed up"),
+                 "took up": ("took up", "start", "hobby", "sport", "new"),
+                 "hobby": ("hobby", "hobbies", "free time", "for fun", "pastime", "into")}.get(kind, ())
         return (*extra, *[w for w in thing.split() if len(w) > 3])
     if key.startswith("favourite "):
         thing = key[len("favourite "):]
         return ("favourite", "favorite", *thing.split())
     return _CUES.get(key, ())
+
+
+def _kind_words(fact: Fact) -> tuple[str, ...]:
+    """The words naming what a fact is about: "dog" for the dog's name, "hobby" for a hobby."""
+    key = fact.key
+    if key.endswith("'s name"):
+        return (key[:-len("'s name")],)
+    if ":" in key:
+        kind = key.split(": ", 1)[0]
+        return {"hobby": ("hobby", "hobbies"), "allergic": ("allergic", "allergy", "allergies")}.get(kind, (kind,))
+    return ()
 
 
 def _mentions(question: str, cue: str) -> bool:
@@ -199,6 +218,10 @@ class FactFinder:
         scored = []
         for fact, similarity in zip(facts, similarities):
             bonus = CUE_BONUS if any(_mentions(question, cue) for cue in _cues(fact)) else 0.0
+            if bonus and any(_mentions(question, word) for word in _kind_words(fact)):
+                bonus += KIND_BONUS
+            if fact.key == "name" and _OWN_NAME.search(message):
+                bonus = 1.0  # "say my name": the name, whatever else the question mentions
             if similarity + bonus >= ANSWER_BAR or (bonus and not self.similarity):
                 scored.append((similarity + bonus, fact))
         scored.sort(key=lambda pair: -pair[0])
