@@ -60,7 +60,11 @@ def test_the_serve_config_deploys_known_services():
     from bot.inference.operations import OPERATIONS
 
     config = load_config(DEPLOY / "serve.yaml")
-    assert set(config) <= set(OPERATIONS) and config["tone"]["autoscaling"]["max_replicas"] >= 1
+    assert set(config) == set(OPERATIONS) and config["tone"]["autoscaling"]["max_replicas"] >= 1
+    # Every service, at its most replicas, and the application's entry fit on a 2-core machine.
+    most = sum(float(options["num_cpus"]) * (options.get("autoscaling", {}).get("max_replicas")
+                                             or options.get("num_replicas", 1)) for options in config.values())
+    assert most + 0.05 <= 2.0, most
 
 
 
