@@ -58,14 +58,14 @@ def test_digit_human_output(home_with_model, mnist, tmp_path):
 
 
 def test_eval_json_reports_accuracy_and_baseline(home_with_model):
-    result = run(["eval", "digits", "--json", "--photos", "20", "--other-writers", "0"], home_with_model)
+    result = run(["eval", "digits", "--json", "--photos", "6", "--other-writers", "0"], home_with_model)
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["n"] == 10_000
     assert 0.85 < figures["accuracy"] <= 1
     assert 0.85 < figures["baseline_accuracy"] < 0.95  # logistic regression on pixels: about 0.92
     assert figures["model_version"].startswith("digits-")
-    assert figures["photo_n"] == 20
+    assert figures["photo_n"] == 6
     assert "other_writers" not in figures  # --other-writers 0 skips that set
 
 

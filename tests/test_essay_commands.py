@@ -39,9 +39,12 @@ async def test_essay_command_answers_then_serves_the_cache(app):
     assert again.data["cached"] and again.data["essay"] == first.data["essay"]
 
 
-async def test_long_essays_come_as_a_markdown_file(app):
+async def test_long_essays_come_as_a_markdown_file(app, monkeypatch):
+    import bot.commands.essay as essay_command
+
+    monkeypatch.setattr(essay_command, "INLINE_LIMIT", 600)  # a short essay is "long" (seconds, not 25 s)
     ctx = CommandContext(app, "console", "local")
-    reply = await run_command("essay", ctx, topic="the economy", words=700, style="small")
+    reply = await run_command("essay", ctx, topic="the economy", words=200, style="small")
     assert not reply.is_error, reply.text
     assert [f.filename for f in reply.files] == ["the-economy.md"]
     assert reply.files[0].data.decode().startswith("# The Economy\n\n")
@@ -98,12 +101,15 @@ def test_cli_essay_bad_input_is_one_line(home_with_essays, capsys):
     assert capsys.readouterr().err.strip().startswith("mlbot: give a topic")
 
 
-async def test_slash_essay_shows_progress_at_most_once_a_second(home_with_essays, point_discord_at):
+async def test_slash_essay_shows_progress_at_most_once_a_second(home_with_essays, point_discord_at, monkeypatch):
+    import bot.commands.essay as essay_command
+
+    monkeypatch.setattr(essay_command, "INLINE_LIMIT", 600)  # so a 400-word essay comes as a file
     fake = await FakeDiscord(heartbeat_interval_ms=500).start()
     point_discord_at(fake)
     bot = await start_bot(fake, home_with_essays)
     try:
-        record = await fake.run_slash("alice", "essay", {"topic": "the west", "words": 700, "style": "small",
+        record = await fake.run_slash("alice", "essay", {"topic": "the west", "words": 400, "style": "small",
                                                          "temperature": 0.9})
         deadline = time.monotonic() + 180
         while not record.followups and time.monotonic() < deadline:
@@ -112,7 +118,7 @@ async def test_slash_essay_shows_progress_at_most_once_a_second(home_with_essays
         assert answer.embeds[0]["title"] == "The West"
         assert answer.files and answer.files[0][0] == "the-west.md"
         edits = [t for t, _ in record.original_edits]
-        assert edits, "a 700-word essay should show its progress"
+        assert edits, "a 400-word essay should show its progress"
         assert all(b - a >= 0.95 for a, b in zip(edits, edits[1:]))
         # The progress line goes once the essay is there (its delete follows the essay's post).
         gone_by = time.monotonic() + 10
