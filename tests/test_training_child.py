@@ -53,17 +53,19 @@ async def test_heartbeats_and_the_loop_stay_on_time_while_a_model_trains(home, p
         await fake.stop()
 
 
-async def test_a_stop_interrupts_the_child_which_keeps_its_checkpoint(home):
-    app = App(home, background_training=True)  # the full digit model: minutes, so it is surely mid-way
-    app.trainer.specs = [SERVICES["digits"]]
+async def test_a_stop_interrupts_the_child_cleanly(home):
+    # The full tone model: minutes of training, so it is surely mid-way (it reaches its training
+    # loop sooner than the digit model, which first draws its pen-stroke digits).
+    app = App(home, background_training=True)
+    app.trainer.specs = [SERVICES["tone"]]
     await app.start()
-    lock = BuildLock(home, "digits")
+    lock = BuildLock(home, "tone")
     await wait_for(lambda: (lock.holder() or None) and lock.holder().stage == "training", 120,
                    "the child to start training")
-    child = app.trainer.building["digits"]
-    assert "the digits model is still training [" in app.trainer.describe("digits")
+    child = app.trainer.building["tone"]
+    assert "the tone model is still training [" in app.trainer.describe("tone")
     began = time.monotonic()
     await app.close()  # SIGINT to the child; it saves and exits
     assert child.returncode == 130 and time.monotonic() - began < 30
-    assert home.current("digits") is None and lock.try_acquire()  # the lock went with it
+    assert home.current("tone") is None and lock.try_acquire()  # the lock went with it
     lock.release()
