@@ -65,7 +65,8 @@ class ClusterUnderTest:
 async def test_a_cluster_of_two_splits_four_servers_posts_once_each_and_shares_cooldowns(
         home_with_model, tiny_tracks_root, postgres, mnist):
     home = install_models(home_with_model, tiny_tracks_root)
-    fake = await FakeDiscord(heartbeat_interval_ms=1000, shards=2, identify_window=5.0).start()
+    # Identify turns 2 s apart (Discord's are 5 s): the same rule, shared by both processes, sooner.
+    fake = await FakeDiscord(heartbeat_interval_ms=1000, shards=2, identify_window=2.0).start()
     first_shard = shard_of(fake.guild_id, 2)
     guilds = {fake.guild_id: fake.channel_id}
     for shard in (first_shard, 1 - first_shard, 1 - first_shard):
@@ -80,7 +81,7 @@ async def test_a_cluster_of_two_splits_four_servers_posts_once_each_and_shares_c
                   + ", ".join(f"('{g}', 'cooldown_seconds', '300')" for g in guilds))
     env = {**os.environ, "MLBOT_HOME": str(home.root), "MLBOT_DATABASE_URL": url, "DISCORD_TOKEN": fake.token,
            "MLBOT_DISCORD_API_BASE": fake.api_base, "MLBOT_DISCORD_GATEWAY_URL": fake.gateway_url,
-           "MLBOT_BACKGROUND_TRAINING": "0"}
+           "MLBOT_BACKGROUND_TRAINING": "0", "MLBOT_IDENTIFY_SPACING": "2"}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.adapters.cli", "cluster", "--processes", "2", "--shard-count", "auto",
         env=env, stderr=asyncio.subprocess.PIPE)
