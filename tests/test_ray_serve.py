@@ -137,6 +137,9 @@ async def test_essays_stream_their_stages_and_tracks_come_through_serve(ray_app)
     assert any(m.startswith("Essay: ") for m in stages) and len(stages) >= 3, stages
     again = await run_command("essay", CommandContext(ray_app, "cli", "u"), topic="the navy", words=120, seed=4)
     assert again.data["cached"] and again.data["markdown"] == essay.data["markdown"]
+    # Without anyone watching its stages (the CLI): still a streamed call, the stages dropped.
+    quiet = await run_command("essay", CommandContext(ray_app, "cli", "u"), topic="the navy", words=120, seed=5)
+    assert not quiet.is_error and not quiet.data["cached"], quiet.text
 
     track = await run_command("track", ctx, seed=7, seconds=10)
     assert not track.is_error, track.text

@@ -6,6 +6,7 @@ string): the local backend hands it a callback onto the loop, a Serve replica st
 stages back to the bot before the result."""
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable
 
 from ml.home import ModelRef
@@ -107,16 +108,18 @@ class FriendModels:
         self.home = ModelHome(ref.path.parents[2])  # <home>/models/friend/<version>
         self.finder = FactFinder(MiniLMSimilarity())
         self._tone = None
+        self._loading = threading.Lock()  # replies run on worker threads, several at once
 
     def judges(self):
         """(sentence judge, reply judge) from the tone model, or (None, None) before it is built."""
         from ml.friend.kindness import tone_judges
 
-        if self._tone is None:
-            ref = self.home.current("tone")
-            if ref is None:
-                return None, None
-            self._tone = load_tone_predictor(ref)
+        with self._loading:
+            if self._tone is None:
+                ref = self.home.current("tone")
+                if ref is None:
+                    return None, None
+                self._tone = load_tone_predictor(ref)
         return tone_judges(self._tone)
 
 
@@ -144,6 +147,11 @@ def friend_summarise(models: FriendModels, summary: str, turns: list, speaker: s
     from ml.friend.conversation import Friend
 
     return Friend(models.engine, finder=models.finder).summarise(summary, turns, speaker)
+
+
+# Operations that report stages as they go (an `on_stage` keyword): a Serve replica answers
+# them as a stream, stages first, so they are always called that way, with progress or not.
+STAGED: set[tuple[str, str]] = {("essay", "write"), ("friend", "reply")}
 
 
 # Operations with a batched form, (service, operation) -> function(model, [args, ...]) ->

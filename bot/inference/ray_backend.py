@@ -6,8 +6,9 @@ BackPressureError) is "busy, try again in N s", as with the local backend; a rep
 mid-request is retried once on another, then the user gets one line. The versions the
 deployments serve are asked for every 30 s, since they make the cache keys. A service the
 application does not deploy (left out of deploy/serve.yaml) runs in this process, on the
-local backend. A call with `progress` (the essay's stages, the friend's growing reply) is a
-streaming call: the replica yields the stages, then the answer. A call with `affinity` (the
+local backend. An operation that reports stages (operations.STAGED: the essay's stages, the
+friend's growing reply) is a streaming call, with `progress` or without: the replica yields the
+stages, then the answer. A call with `affinity` (the
 friend's conversation) is a Serve multiplexed call keyed by it, so the conversation's turns go
 to the replica that holds its key/values.
 """
@@ -25,7 +26,7 @@ from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError
 
 from bot.inference.base import InferenceBackend, Progress
-from bot.inference.operations import OPERATIONS
+from bot.inference.operations import OPERATIONS, STAGED
 from bot.inference.serve_app import APP_NAME
 from ml.errors import Busy, InputError, ModelNotReady, UserFacingError
 
@@ -122,10 +123,10 @@ class RayBackend(InferenceBackend):
             return await self.local.call(service, operation, key, *args, progress=progress, affinity=affinity)
         for attempt in (1, 2):
             try:
-                if progress is None:
-                    answer = await self._await(service, operation, *args, affinity=affinity)
-                else:
+                if (service, operation) in STAGED:  # the replica's method yields stages, then the answer
                     answer = await self._streamed(service, operation, progress, *args, affinity=affinity)
+                else:
+                    answer = await self._await(service, operation, *args, affinity=affinity)
                 break
             except BackPressureError:
                 raise Busy(service, BUSY_RETRY_SECONDS) from None
@@ -141,16 +142,17 @@ class RayBackend(InferenceBackend):
             raise RuntimeError(f"{service} on Ray: {answer['error']}")
         return answer["ok"]
 
-    async def _streamed(self, service: str, operation: str, progress: Progress, *args: Any,
+    async def _streamed(self, service: str, operation: str, progress: Progress | None, *args: Any,
                         affinity: str | None = None) -> dict:
-        """Stages to `progress` as the replica yields them; the last item is the answer."""
+        """Stages to `progress` (if any) as the replica yields them; the last item is the answer."""
         stream = self._handle(service, operation, affinity).options(stream=True).remote(*args)
 
         async def read() -> dict:
             answer: dict = {"error": "the replica sent no answer", "user": False}
             async for item in stream:
                 if "stage" in item:
-                    await progress(item["stage"])
+                    if progress is not None:
+                        await progress(item["stage"])
                 else:
                     answer = item
             return answer

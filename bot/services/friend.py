@@ -87,10 +87,8 @@ class FriendService:
             result = {**cached.result, "cached": True}
         else:
             if remote:
-                async def ignore(text: str) -> None:  # the replica streams its reply either way
-                    pass
                 answer = await self.app.inference.call(SERVICE, "reply", None, persona, speaker, memory, message,
-                                                       seed, progress=stream or ignore, affinity=conversation)
+                                                       seed, progress=stream, affinity=conversation)
             else:
                 reply = await self.app.runtime(SERVICE).run(None, friend.reply, persona, speaker, memory, message,
                                                             seed, report_from_thread(stream) if stream else None,
