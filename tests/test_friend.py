@@ -35,7 +35,7 @@ def chat_model(tiny_friend_root):
      {"joined: badminton club": ("The user joined a badminton club", "badminton club")}),
     ("started duolingo for Portuguese because we're moving to Porto in January",
      {"learning": ("The user is learning Portuguese", "Portuguese"), "moving to": ("The user is moving to Porto", "Porto")}),
-    ("i've kept bees for about four years now", {"hobby: bees": ("The user has kept bees for years", "bees")}),
+    ("i've kept bees for about four years now", {"hobby: bees": ("The user has kept bees for about four years", "bees")}),
     ("my name is not bartholomew. it's Bartek.", {"name": ("The user's name is Bartek", "Bartek")}),
     ("my name is not important", {}),
     ("Ok here we go", {}),

@@ -132,14 +132,12 @@ _PATTERNS: list[tuple[re.Pattern, callable]] = [
     (re.compile(rf"\b(?:i(?: am|'m|’m|m) learning|i(?: have|'ve|’ve)? (?:just )?started (?:learning|duolingo for|lessons in|classes in)|duolingo for|i(?: am|'m|’m) taking) "
                 rf"({_LANGUAGES})\b", re.I),
      lambda m: Fact("learning", f"The user is learning {m[1][:1].upper() + m[1][1:]}", m[1][:1].upper() + m[1][1:])),
-    # "i've kept bees for about four years", "I've been running for a year"
+    # "i've kept bees for about four years", "I've been making bread for a year"
     (re.compile(rf"\bi(?: have|'ve|’ve) (?:been )?(kept|keeping|played|playing|done|doing|made|making|grown|growing|"
                 rf"run|running|knitted|knitting|painted|painting|collected|collecting) {_PHRASE} "
-                rf"(?:for|since) (?:about |over |nearly |almost |around )?(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|"
-                rf"twenty|a few|several|many) (?:years?|months?)\b", re.I),
-     lambda m: None if _value(m[2]).lower() in _EMPTY_OBJECTS else
-     Fact(f"hobby: {_value(m[2]).lower()}", f"The user has {_PAST.get(m[1].lower(), m[1].lower())} {m[2].strip()} for years",
-          _value(m[2]))),
+                rf"((?:for|since) (?:about |over |nearly |almost |around )?(?:\d+|a|an|one|two|three|four|five|six|seven|"
+                rf"eight|nine|ten|twenty|a few|several|many) (?:years?|months?))\b", re.I),
+     lambda m: _long_kept(m[1], m[2], m[3])),
     (re.compile(rf"\bi (?:really )?(?:love|like|enjoy|adore) {_PHRASE}{_END}", re.I),
      _phrase_fact("likes: {value}", "The user likes {phrase}")),
     (re.compile(rf"\bi (?:really )?(?:hate|dislike|can't stand|can’t stand) {_PHRASE}{_END}", re.I),
@@ -147,6 +145,15 @@ _PATTERNS: list[tuple[re.Pattern, callable]] = [
     (re.compile(rf"\bi (?:have|'ve got|’ve got|have got) ((?:a|an|two|three|four|\d+) [a-z]+(?: [a-z]+)?){_END}", re.I),
      _phrase_fact("has: {value}", "The user has {phrase}")),
 ]
+
+def _long_kept(verb: str, phrase: str, duration: str) -> Fact | None:
+    """A pastime the user has kept up: "The user has kept bees for about four years"."""
+    value = _value(phrase)
+    if value.lower() in _EMPTY_OBJECTS:
+        return None
+    done = _PAST.get(verb.lower(), verb.lower())
+    return Fact(f"hobby: {value.lower()}", f"The user has {done} {phrase.strip()} {duration.lower()}", value)
+
 
 # "I like you" or "I like it" say nothing worth remembering.
 _EMPTY_OBJECTS = {"you", "it", "that", "this", "them", "him", "her", "to", "so", "a lot", "lot", "bit", "little",

@@ -48,7 +48,9 @@ _PETS = {"dog", "puppy", "cat", "kitten", "rabbit", "bunny", "hamster", "parrot"
          "collie", "spaniel", "pug", "husky"}
 CUE_BONUS = 0.35
 KIND_BONUS = 0.15    # more when the question names the fact's own kind ("what's my hobby?")
-_OWN_NAME = re.compile(r"\b(?:(?:say|spell|what(?:'s| is)) my (?:real |actual )?name|who am i\b|(?:call|calling) me\b)", re.I)
+# A question about the user's own name (not "my brother's name"): the name fact answers it.
+_OWN_NAME = re.compile(r"\b(?:my (?:real |actual )?name|who am i|call(?:ing)? me|which one of us am i)\b", re.I)
+OWN_NAME_BONUS = 1.0  # enough to answer whatever else the question mentions
 ANSWER_BAR = 0.5     # similarity + bonus a fact needs to answer a question
 MAX_ANSWERS = 2
 MAX_QUOTES = 2
@@ -193,7 +195,7 @@ class FactFinder:
         answers: list[Answer] = []
         own_name = [f.value for f in facts if f.key == "name"]
         for part in parts:
-            asks_own_name = re.search(r"\b(?:my (?:real |actual )?name|who am i|call me|which one of us am i)\b", part, re.I)
+            asks_own_name = _OWN_NAME.search(part)
             kind = answer_kind(part)
             covering = [f for f in found if (len(parts) == 1 or any(_mentions(part.lower(), c) for c in _cues(f)))
                         and (f.key == "name" or not asks_own_name) and fits(kind, f.value)]
@@ -221,7 +223,7 @@ class FactFinder:
             if bonus and any(_mentions(question, word) for word in _kind_words(fact)):
                 bonus += KIND_BONUS
             if fact.key == "name" and _OWN_NAME.search(message):
-                bonus = 1.0  # "say my name": the name, whatever else the question mentions
+                bonus = OWN_NAME_BONUS
             if similarity + bonus >= ANSWER_BAR or (bonus and not self.similarity):
                 scored.append((similarity + bonus, fact))
         scored.sort(key=lambda pair: -pair[0])
