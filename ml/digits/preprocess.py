@@ -107,7 +107,8 @@ def _otsu(values: np.ndarray) -> float:
 def ink_mask(ink: np.ndarray) -> np.ndarray | None:
     """Pixels that are ink, or None when nothing on the page stands out (a blank page)."""
     sample = ink[:: max(1, ink.shape[0] // 300), :: max(1, ink.shape[1] // 300)]
-    noise = paper_noise(sample)
+    # The usual deviation: `ink` is clipped at zero, so paper_noise's other side is not there.
+    noise = robust_sigma(sample)
     if ink.size > 2000:  # the 99.95th percentile, by a partial sort of every other row
         flat = ink[:: 2 if ink.size > 40_000 else 1].ravel()
         peak = float(np.partition(flat, int(0.9995 * (flat.size - 1)))[int(0.9995 * (flat.size - 1))])
@@ -287,13 +288,19 @@ def _evidence(ink: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int],
     )
 
 
+def robust_sigma(values: np.ndarray) -> float:
+    """The median absolute deviation, scaled to a Gaussian's sigma."""
+    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
+
+
 def paper_noise(residual: np.ndarray) -> float:
-    """The paper's noise as a robust sigma. A digit scaled up to fill much of the picture
-    counts as noise itself in the usual median absolute deviation, so the deviation is also
-    taken on the side of the median ink never reaches, and the smaller kept (once ink covers
-    more than half the picture, that side is ink too and the usual one is the better)."""
+    """The paper's noise as a robust sigma, from the background-subtracted signal before it is
+    clipped. A digit scaled up to fill much of the picture counts as noise itself in the usual
+    median absolute deviation, so the deviation is also taken on the side of the median ink
+    never reaches, and the smaller kept (once ink covers more than half the picture, that side
+    is ink too and the usual one is the better)."""
     centre = float(np.median(residual))
-    usual = 1.4826 * float(np.median(np.abs(residual - centre)))
+    usual = robust_sigma(residual)
     below = centre - residual[residual <= centre]
     return min(usual, 1.4826 * float(np.median(below))) if below.size else usual
 
