@@ -137,6 +137,8 @@ def test_smollm2_is_asked_only_on_a_close_call(encoder):
     assert len(fluency.asked) == 1 and sorted(fluency.asked[0]) == sorted(close)
     assert all(s.fluency_by == "smollm2" for s in scored)
     assert judge.best(scored).fluency == -1.0
+    # The first-pass score (the LSTM's fluency) is kept beside the final one.
+    assert all(s.score - s.first_score == pytest.approx(0.12 * (s.fluency + 3.0)) for s in scored)
 
 
 def test_fluency_of_candidates_read_side_by_side_equals_reading_each_alone(judged_home):

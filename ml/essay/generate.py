@@ -28,7 +28,7 @@ import torch
 
 from ml.essay.ceremony import is_ceremony
 from ml.essay.fluency import load_fluency_judge
-from ml.essay.judge import Scored, SentenceEncoder, SentenceJudge
+from ml.essay.judge import CLOSE_CALL_MARGIN, Scored, SentenceEncoder, SentenceJudge
 from ml.essay.plagiarism import MAX_COPIED_RUN, CorpusIndex, words_of
 from ml.essay.plan import EssayPlan, Planner, plan_without_planner, points_for
 from ml.essay.propose import LstmProposer, TokenPieces
@@ -174,6 +174,9 @@ class EssayWriter:
             home = ModelHome(published.ref.path.parents[2])  # <home>/models/<service>/<version>
         self.judges = EssayJudges(home)
         self.pieces = TokenPieces(self.published.tokenizer)
+        # A first-pass lead above this keeps a sentence without SmolLM2 (bench/essay_close_calls.py
+        # sets inf, so SmolLM2 reads every sentence, to measure what the margin costs).
+        self.close_call_margin = CLOSE_CALL_MARGIN
 
     @cached_property
     def passages(self) -> PassageIndex:
@@ -213,7 +216,7 @@ class EssayWriter:
         plan_seconds = time.perf_counter() - started
         fluency = self.judges.fluency()
         read_before = fluency.tokens_read if fluency is not None else 0
-        judge = SentenceJudge(self.judges.encoder, fluency, shortlist=request.shortlist)
+        judge = SentenceJudge(self.judges.encoder, fluency, shortlist=request.shortlist, margin=self.close_call_margin)
         encoder = self.judges.encoder
         generator = torch.Generator().manual_seed(request.seed)
         proposer = proposer or self.proposer(request, generator)

@@ -34,11 +34,10 @@ TOPIC_WEIGHT = 1.2
 FLUENCY_WEIGHT = 0.12   # per nat of mean log-likelihood per token
 REPEAT_WEIGHT = 1.0     # applied to how far the closest earlier sentence is above REPEAT_FREE
 REPEAT_FREE = 0.6
-# A lead the fluency judge is not asked to overturn. Measured on 60 judged sentences (4 essays
-# of 300 words, a 500-step LSTM): SmolLM2 changed the LSTM-ranked choice in 13, every time
-# with a first-pass lead under 0.1; leads above 0.1 were 37% of sentences. (0.1 is 0.83 nats
-# of per-token fluency at FLUENCY_WEIGHT; SmolLM2 and the LSTM differ by up to ~2.9 nats, so
-# this is a measured margin, not a bound.)
+# A lead the fluency judge is not asked to overturn, measured by bench/essay_close_calls.py
+# (SmolLM2 reading every sentence's shortlist: how often and at what first-pass lead it changed
+# the choice; bench/results/essay_close_calls.json). 0.1 is 0.83 nats of per-token fluency at
+# FLUENCY_WEIGHT: a measured margin, not a bound.
 CLOSE_CALL_MARGIN = 0.1
 
 
@@ -52,6 +51,7 @@ class Scored:
     fluency_by: str     # "smollm2" or "lstm"
     extra: float = 0.0  # the writer's own terms (how the length lands)
     score: float = 0.0
+    first_score: float = 0.0  # the score with the LSTM's own fluency, before SmolLM2 was asked
     shortlisted: bool = False
     vector: torch.Tensor | None = None  # the MiniLM embedding
 
@@ -60,11 +60,13 @@ class Scored:
 
 
 class SentenceJudge:
-    def __init__(self, encoder: SentenceEncoder, fluency, shortlist: int = 3):
-        """`fluency`: a judge from ml/essay/fluency.py, or None (the LSTM's own opinion)."""
+    def __init__(self, encoder: SentenceEncoder, fluency, shortlist: int = 3, margin: float = CLOSE_CALL_MARGIN):
+        """`fluency`: a judge from ml/essay/fluency.py, or None (the LSTM's own opinion);
+        `margin`: a first-pass lead above this is kept without asking it (inf: always ask)."""
         self.encoder = encoder
         self.fluency = fluency
         self.shortlist = shortlist
+        self.margin = margin
 
     @staticmethod
     def relevance(s: Scored) -> float:
@@ -84,9 +86,9 @@ class SentenceJudge:
                   for i in range(len(texts))]
         # First pass: relevance with the LSTM's own fluency; the best go to SmolLM2.
         for s in scored:
-            s.score = self.relevance(s) + FLUENCY_WEIGHT * s.fluency
+            s.score = s.first_score = self.relevance(s) + FLUENCY_WEIGHT * s.fluency
         shortlist = sorted(scored, key=lambda s: -s.score)[: self.shortlist]
-        if len(shortlist) > 1 and shortlist[0].score - shortlist[1].score > CLOSE_CALL_MARGIN:
+        if len(shortlist) > 1 and shortlist[0].score - shortlist[1].score > self.margin:
             shortlist = shortlist[:1]  # a clear lead: SmolLM2 is not asked
         if self.fluency is not None and len(shortlist) > 1:
             opinions = self.fluency.mean_log_likelihoods(context, [texts[s.index] for s in shortlist])
