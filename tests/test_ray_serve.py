@@ -167,6 +167,15 @@ async def test_the_friend_answers_from_its_replica_which_keeps_the_conversation(
     assert friend.slot.loaded is None  # no friend model in the bot: its replica answered
     assert (await asyncio.to_thread(stats, "friend"))["calls"] == 1
     assert all(first["reply"].startswith(text.strip()[:30]) for text in shown), (shown, first["reply"])
+    # What the replica shows as the reply grows reaches the bot (the tiny model's words seldom end
+    # a sentence, so a crisis message, whose written reply is shown at once, makes it certain).
+    crisis: list[str] = []
+
+    async def watch(text: str) -> None:
+        crisis.append(text)
+    helped = await friend.chat(user_key="k-sam", conversation=friend.conversation_id("cli", "sam-2"), speaker="Sam",
+                               message="i want to die", stream=watch)
+    assert helped["kind"] == "crisis" and crisis == [helped["reply"]]
     memory = await friend.memory.load("k-sam", conversation, 8)
     assert "The user's dog is called Rex" in [f.text for f in memory.facts] and len(memory.turns) == 2
     # The next turn goes to the replica holding the conversation: its key/values are reused.
