@@ -43,6 +43,12 @@ def test_rule_based_rewrite_drops_the_devices():
     assert rule_based_rewrite("k.").startswith("Okay.")
 
 
+def test_stacked_reminders_become_one_and_a_bare_reminder_is_not_offered():
+    assert rule_based_rewrite("As I said before, as previously mentioned, we ship Monday.") == "To recap, we ship Monday."
+    assert rule_based_rewrite("Per my last email, as I already said.") == ""  # was "To recap, to recap,."
+    assert kinder_rewrite("Per my last email, as I already said.", lambda t: (0.0, 0.0)) is None
+
+
 def test_a_rewrite_is_offered_only_if_the_model_accepts_it():
     assert kinder_rewrite("Per my last email, send it.", lambda t: (0.1, 0.0)) is not None
     assert kinder_rewrite("Per my last email, send it.", lambda t: (0.9, 0.0)) is None

@@ -48,7 +48,12 @@ def rule_based_rewrite(text: str) -> str:
     out = _SARCASM_MARKS.sub(".", out)
     for pattern, replacement in _RULES:
         out = re.sub(pattern, replacement, out, flags=re.I | re.M)
+    # Two pointed reminders in a row become one plain "to recap," (not "to recap, to recap,").
+    out = re.sub(r"\b(to recap,)(\s*to recap,)+", r"\1", out, flags=re.I)
     out = re.sub(r"\s+([.,!?])", r"\1", out)
+    out = re.sub(r",([.!?])", r"\1", out)
+    if re.fullmatch(r"\W*to recap\W*", out, flags=re.I):
+        return ""  # nothing was said but the reminder: no rewrite is better than an empty one
     out = re.sub(r"([.!?]){2,}", r"\1", out)
     out = re.sub(r"\s{2,}", " ", out).strip(" ,")
     if out and out[0].islower():
