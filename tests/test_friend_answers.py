@@ -26,6 +26,10 @@ def _overlap(texts, to):
     ("what do I play?", ["band practice ran late, I play bassoon in a wind band"], "bassoon"),
     ("what do I do for work?", ["long night shift, being a paramedic in Cork is no joke"], "paramedic"),
     ("what's my job again?", ["I'm a crane operator at the docks and the wind was wild"], "crane operator"),
+    ("do you remember where I work?", ["nine years at the planetarium now and the dome still gets me"], "planetarium"),
+    ("what am I studying?", ["first year of veterinary science and I already smell of cows"], "veterinary science"),
+    ("what kind of dog do I have?", ["my beagle has claimed the armchair for good"], "beagle"),
+    ("how many kids do I have?", ["all three of mine plus my sister's two, so 5 kids in the garden"], "three"),
 ])
 def test_the_answer_is_found_inside_a_sentence_told_in_passing(question, said, expected):
     answer = find_answer(question, said, [0.3] * len(said))
@@ -85,7 +89,7 @@ def test_told_back_names_every_answer():
     from ml.friend.answers import Answer
 
     text = told_back([Answer("oboe", "s", "thing"), Answer("Claire", "t", "name")])
-    assert text == "Oboe and Claire, if I remember right!"
+    assert text == "Oboe and Claire! I remember you telling me."
 
 
 def test_the_users_own_name_is_told_apart_from_the_names_of_people_they_mention():
@@ -119,3 +123,15 @@ def test_a_question_naming_the_facts_kind_finds_it():
     assert asks_about_self("given what i told you, should i be worried?")
     assert FactFinder(_overlap).find("given what i told you, is the prawn platter a worry? i'm allergic",
                                      told).facts == told
+
+
+def test_counting_questions_and_unmarked_questions():
+    from ml.friend.recall import first_person_sentences
+
+    assert asks_about_self("how many kids do I have?")
+    assert asks_about_self("how long have me and my husband been together?")
+    assert asks_about_self("whats my dietary thing again")
+    assert not asks_about_self("how many hours should a baby sleep?")
+    # A question typed without "?" tells nothing about the user, so it is never quoted back as if it did.
+    assert first_person_sentences(["how do parents of sporty kids survive", "how I met my wife is a long story",
+                                   "do you think its rude to ask"]) == ["how I met my wife is a long story"]

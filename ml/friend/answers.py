@@ -49,6 +49,11 @@ dachshund retriever chihuahua budgie cockatiel pony son daughter kid kids baby s
 dad father parents wife husband partner girlfriend boyfriend fiance fiancee fiancé fiancée friend mate bestie boss
 manager colleague coworker roommate flatmate housemate neighbour neighbor grandma gran nan granny grandmother grandpa
 grandad granddad grandfather aunt auntie uncle cousin niece nephew twin teacher coach doctor therapist""".split())
+_ANIMALS = set("""dog puppy cat kitten rabbit bunny hamster parrot bird fish horse lizard snake tortoise turtle gecko
+ferret goldfish beagle labrador poodle terrier collie spaniel pug husky corgi greyhound dachshund retriever chihuahua
+budgie cockatiel pony dragon""".split())
+_KIND_OF_ANIMAL = re.compile(r"\b(?:kind|type|breed|sort) of (?:dog|cat|pet|animal|bird|snake|lizard|fish)\b|"
+                             r"\bwhat (?:pet|animal)\b", re.I)
 _APPOSITIVE = re.compile(r"\s*(?:\(|,|,? (?:is|was|who'?s|who is))\s*(?:my|our) (?:\w+ )?(\w+)")
 _DOING = set("""has had is was and just keeps kept got said says will can does did sat ran ate came went knocked
 loves hates wants thinks""".split())
@@ -65,6 +70,15 @@ _TITLE = re.compile(r"\b(?:The |A )?[A-Z][\w'’-]+(?: (?:of|the|and|in|on|a|de|
 _JOB = re.compile(r"\b(?:i'?m|i’m|im|i am|being|work(?:ing)? as|job as|trained as|as) (?:a|an|the) "
                   r"((?:[a-z-]+ ){0,2}?[a-z-]+?)(?= in | at | for | on | with | and | but | so | here| there| who|"
                   r"[,.!;:)(]|$)", re.I)
+# Where one works or what one studies, said without "I'm a ...": "six years at the aquarium now",
+# "second year of marine biology", "doing a degree in law".
+_WORKPLACE = re.compile(r"\b(?:work(?:ing|s)? (?:at|in|for)|job (?:at|in)|years? (?:at|with)|shifts? at|"
+                        r"employed (?:at|by))\s+(?:the |a |an )?((?:[\w'’-]+ ){0,2}?[\w'’-]+?)"
+                        r"(?= now| for| in | and | but | so |[,.!;:)(]|$)", re.I)
+_STUDY = re.compile(r"\b(?:year of|studying|degree in|major(?:ing)? in|phd in|masters? in|course in|"
+                    r"diploma in|student of|(?:thesis|dissertation) (?:on|about))\s+(?:the |a |an )?"
+                    r"((?:[\w'’-]+ ){0,2}?[\w'’-]+?)(?= and | but | so | at | in | for |[,.!;:)(]|$)", re.I)
+_STUDY_QUESTION = re.compile(r"\b(?:study|studying|studies|major|degree|course|thesis|dissertation|subject)\b", re.I)
 _JOB_QUESTION = re.compile(r"\b(?:work|job|living|profession|career)\b|\bwhat\b.*\bi do\b", re.I)
 
 
@@ -171,8 +185,18 @@ def _direction_bonus(question: str, sentence: str, at: re.Match) -> float:
 
 
 def _number_candidates(sentence: str, words: list[re.Match]) -> list[tuple[int, float]]:
-    return [(i, 0.8 if m[0].isdigit() else 0.5) for i, m in enumerate(words)
-            if m[0].isdigit() or m[0].lower() in _NUMBER_WORDS]
+    found = []
+    for i, m in enumerate(words):
+        if not (m[0].isdigit() or m[0].lower() in _NUMBER_WORDS):
+            continue
+        prior = 0.8 if m[0].isdigit() else 0.5
+        after, before = sentence[m.end():m.end() + 12].lower(), sentence[max(0, m.start() - 12):m.start()].lower()
+        if re.match(r"\s+of (?:mine|ours|us)\b", after) or re.search(r"\b(?:my|our|i have|i've got|ive got)\s+$", before):
+            prior += 1.4  # "all four of mine", "my 3 kids": the user's own count, above a count near the asked word
+        elif re.search(r"(?:'s|’s|s')\s+$", before):
+            prior -= 0.4  # "my neighbour's two": someone else's
+        found.append((i, prior))
+    return found
 
 
 def _counts_what_was_asked(question_stems: set[str], words: list[re.Match], at: int) -> bool:
@@ -183,10 +207,18 @@ def _counts_what_was_asked(question_stems: set[str], words: list[re.Match], at: 
 def _thing_span(question: str, sentence: str) -> tuple[str, float] | None:
     """The thing after the question's own verb in the sentence ("what do I play?" + "I play
     oboe in a band" -> "oboe"), or the job a job question asks for."""
-    if _JOB_QUESTION.search(question) and (job := _JOB.search(sentence)):
-        value = job[1].strip()
-        if value.split()[0].lower() not in _SMALL:
-            return value, 1.0
+    if _JOB_QUESTION.search(question):
+        for pattern in (_JOB, _WORKPLACE):
+            if (job := pattern.search(sentence)) and job[1].split()[0].lower() not in _SMALL:
+                return job[1].strip(), 1.0
+    if _KIND_OF_ANIMAL.search(question):
+        # "what kind of dog do I have?" + "my greyhound has discovered the sofa" -> "greyhound"
+        animal = re.search(r"\b(?:my|our) (?:[\w-]+ )?(" + "|".join(sorted(_ANIMALS)) + r")s?\b", sentence, re.I)
+        if animal and animal[1].lower() not in question.lower():
+            return animal[1], 1.0
+    if _STUDY_QUESTION.search(question) and (study := _STUDY.search(sentence)) \
+            and study[1].split()[0].lower() not in _SMALL:
+        return study[1].strip(), 1.0
     asked = [w[0].lower() for w in _words(question) if w[0].lower() not in _SMALL and len(w[0]) > 2]
     asked_set = set(asked)
     words = _words(sentence)
@@ -232,6 +264,8 @@ def find_answer(question: str, sentences: Sequence[str], scores: Sequence[float]
     each matches the question, best first or not). `excluded`: values it must not be (the
     user's own name when asking about someone else)."""
     kind = answer_kind(question)
+    if kind == "place" and _JOB_QUESTION.search(question):
+        kind = "thing"  # "where do I work?": the workplace, said any way ("years at the aquarium")
     question_stems = {_stem(w[0]) for w in _words(question) if w[0].lower() not in _SMALL and len(w[0]) > 2}
     question_words = {w[0].lower().replace("’", "'").split("'")[0] for w in _words(question)}
     skip = {e.lower() for e in excluded}
@@ -270,10 +304,12 @@ def find_answer(question: str, sentences: Sequence[str], scores: Sequence[float]
 
 def told_back(answers: Sequence[Answer]) -> str:
     """A short reply that says what was remembered without repeating the user's sentence (told
-    back whole, the tone model read some as hostile)."""
+    back whole, the tone model read some as hostile): "Oboe and Claire! I remember you telling me."."""
     values = [a.value for a in answers]
     said = values[0] if len(values) == 1 else ", ".join(values[:-1]) + " and " + values[-1]
-    return f"{said[:1].upper() + said[1:]}, if I remember right!"
+    # "..., if I remember right!" read as passive-aggressive to the tone model for 2 of 19
+    # values ("90, if I remember right!"); this phrasing for none of them.
+    return f"{said[:1].upper() + said[1:]}! I remember you telling me."
 
 
 def fits(kind: str, value: str) -> bool:

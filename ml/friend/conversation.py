@@ -341,8 +341,8 @@ class Friend:
 
 
 def _told_back(recall: Recall, quotes: bool = True) -> str:
-    """What the user told, said back to them: "Your dog is called Biscuit." "Arjun, if I
-    remember right!" """
+    """What the user told, said back to them: "Your dog is called Biscuit." "Arjun! I
+    remember you telling me." """
     told = [f"{f.for_you}." for f in recall.facts]
     if recall.answers:
         told.append(told_back(recall.answers))

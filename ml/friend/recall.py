@@ -57,10 +57,14 @@ MAX_QUOTES = 2
 SPAN_SENTENCES = 5  # the best matching sentences an answer is looked for in
 
 
-_QUESTION = re.compile(r"\?|^\s*(?:who|what|where|which|how|do you|did you|can you|could you|tell me|say|spell|name)\b", re.I)
+_QUESTION = re.compile(r"\?|^\s*(?:who|what|where|which|how|do you|did you|can you|could you|tell me|say|spell|name|"
+                       r"whats|wheres|whos|hows)\b", re.I)
 _ABOUT_ME = re.compile(r"\b(?:my|me|i|mine|i'm|im|i've|us)\b", re.I)
 _MEMORY_WORD = re.compile(r"\b(?:remember\w*|recall|forg[eo]t\w*|again|name\w*|call(?:ed)? me|call me|told|said|mentioned|"
-                          r"who|where|which|how old|what)\b", re.I)
+                          r"who|where|which|how old|what|whats)\b"
+                          # a count of the user's own: "how many kids do I have?", "how long have me and my husband..."
+                          r"|\bhow (?:many|long|old)\b[^?]*\b(?:do i have|have i|i have|did i|will i|me and my|my)\b",
+                          re.I)
 _ADVICE = re.compile(r"\b(?:should i|how (?:do|can|could|would) i|what (?:do|should|would|can) you (?:think|suggest|recommend)|"
                      r"any (?:tips|ideas|advice|suggestions)|can you help|what would you|what can i|what should|"
                      r"how do people|is it (?:weird|normal|bad|okay|ok))\b", re.I)
@@ -261,13 +265,20 @@ def draws_on_quote(reply: str, quote: str, question: str) -> bool:
     return not words or bool(words & set(re.findall(r"[a-z0-9']+", reply.lower())))
 
 
+# A question typed without its "?" ("how do parents of sporty kids survive") tells nothing.
+_UNMARKED_QUESTION = re.compile(r"\s*(?:how (?:do|does|can|could|should|would|often|is|are)|why|should (?:i|we)|could (?:i|you)|would (?:i|you)|can (?:i|you)|"
+                                r"is (?:it|there|that)|are (?:there|they)|does|do (?:you|i|people)|anyone|any (?:tips|ideas|advice))\b",
+                                re.I)
+
+
 def first_person_sentences(messages: Sequence[str]) -> list[str]:
     """The sentences of the user's messages that could tell something about them (not questions)."""
     sentences = []
     for message in messages:
         for sentence in re.split(r"(?<=[.!?])\s+|\n+", message):
             sentence = sentence.strip()
-            if 2 <= len(sentence.split()) <= 60 and not sentence.endswith("?"):  # 2: "it's Bartek."
+            if 2 <= len(sentence.split()) <= 60 and not sentence.endswith("?") \
+                    and not _UNMARKED_QUESTION.match(sentence):  # 2: "it's Bartek."
                 sentences.append(sentence)
     return sentences
 
