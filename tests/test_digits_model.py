@@ -39,7 +39,7 @@ def test_same_seed_same_model_and_resume_is_exact(tmp_path, mnist):
 
     interrupted_home = ModelHome(tmp_path / "c")
     progress = Progress("digits")
-    cancel_during(progress, 12)  # in the second epoch (10 steps each)
+    cancel_during(progress, 16)  # in the second epoch (12 steps each, drawings and pieces included)
     with pytest.raises(TrainingCancelled):
         train_digits(interrupted_home, config, progress, data=mnist)
     assert interrupted_home.current("digits") is None

@@ -7,4 +7,5 @@ PROGRESS_WEIGHTS = {"loading MNIST": 0.02, "training": 0.93, "calibrating": 0.02
 
 # Part of every cache key next to the model version: raise it whenever preprocessing or the
 # answer's format changes, so results computed the old way are not served again.
-PIPELINE_VERSION = 2  # 2: blank pages answer "no digits"; touching digits are split
+PIPELINE_VERSION = 3  # 2: blank pages answer "no digits"; touching digits are split; 3: narrower marks
+                      # are tried cut too, and a model may have the "not one digit" class

@@ -14,7 +14,7 @@ from ml.digits.other_writers import other_writers_accuracy
 from ml.digits.page_eval import blank_pages, touching_numbers
 from ml.digits.reader import DigitReader
 from ml.digits.synthetic import render_photo
-from ml.digits.train import images_to_tensor, predict_logits
+from ml.digits.train import digit_logits, images_to_tensor
 from ml.errors import ModelNotReady, UserFacingError
 from ml.home import ModelHome
 
@@ -65,7 +65,7 @@ def evaluate_digits(home: ModelHome, photos: int = 500, data: Mnist | None = Non
     data = data or load_mnist()
     reader = DigitReader(ref)
     started = time.perf_counter()
-    logits = predict_logits(reader.model, images_to_tensor(data.test_images))
+    logits = digit_logits(reader.model, images_to_tensor(data.test_images))
     labels = torch.from_numpy(data.test_labels.astype(np.int64))
     accuracy = (logits.argmax(1) == labels).float().mean().item()
     result = {

@@ -17,17 +17,19 @@ def _conv(cin: int, cout: int) -> list[nn.Module]:
 
 
 class DigitNet(nn.Module):
-    def __init__(self, width: int = 16):
+    def __init__(self, width: int = 16, classes: int = 10):
+        """classes: 10 digits, or 11 with "not one digit" (ml/digits/not_digit.py)."""
         super().__init__()
         w = width
         self.width = width
+        self.classes = classes
         self.features = nn.Sequential(
             *_conv(1, w), nn.MaxPool2d(2),
             *_conv(w, 2 * w), *_conv(2 * w, 2 * w), nn.MaxPool2d(2),
             *_conv(2 * w, 4 * w), *_conv(4 * w, 4 * w),
             nn.AdaptiveAvgPool2d(1), nn.Flatten(),
         )
-        self.classifier = nn.Linear(4 * w, 10)
+        self.classifier = nn.Linear(4 * w, classes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """images: (N, 1, 28, 28) floats in [0, 1], white ink on black, as MNIST."""

@@ -165,14 +165,17 @@ def _scaled(digit: np.ndarray, height: int) -> np.ndarray:
     return np.asarray(img.resize((width, height), Image.Resampling.BICUBIC), np.float32) / 255
 
 
-def _touching_strip(digits: list[np.ndarray], height: int, rng: np.random.Generator) -> np.ndarray:
-    """Digits side by side, each pushed left until its strokes overlap its neighbour's."""
+def touching_layers(digits: list[np.ndarray], height: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Digits side by side, each pushed left until its strokes overlap its neighbour's: one
+    ink layer per digit on a common canvas, so whose ink is where stays known (training data
+    for the reader's "not one digit" class uses that; a page only needs their union)."""
     pieces = [_scaled(d, int(height * rng.uniform(0.85, 1.0))) for d in digits]
     canvas_w = sum(p.shape[1] for p in pieces) + height
-    strip = np.zeros((int(height * 1.1), canvas_w), np.float32)
-    right_edge = np.full(strip.shape[0], -1.0)  # rightmost ink column per row so far
+    shape = (int(height * 1.1), canvas_w)
+    layers = []
+    right_edge = np.full(shape[0], -1.0)  # rightmost ink column per row so far
     for index, piece in enumerate(pieces):
-        top = int(rng.integers(0, strip.shape[0] - piece.shape[0] + 1))
+        top = int(rng.integers(0, shape[0] - piece.shape[0] + 1))
         rows = np.arange(piece.shape[0]) + top
         inked = piece > 0.3
         has = inked.any(axis=1)
@@ -186,13 +189,22 @@ def _touching_strip(digits: list[np.ndarray], height: int, rng: np.random.Genera
             overlap = rng.uniform(1, max(2.0, 0.05 * height))
             left = int(max(0, round(-np.min(gaps) - overlap + 1))) if np.isfinite(gaps).any() else int(right_edge.max())
             left = max(left, 0)
-        strip[top : top + piece.shape[0], left : left + piece.shape[1]] = np.maximum(
-            strip[top : top + piece.shape[0], left : left + piece.shape[1]], piece)
+        layer = np.zeros(shape, np.float32)
+        layer[top : top + piece.shape[0], left : left + piece.shape[1]] = piece
+        layers.append(layer)
         right_ink = np.where(has, piece.shape[1] - 1 - inked[:, ::-1].argmax(axis=1) + left, -1)
         right_edge[rows] = np.maximum(right_edge[rows], right_ink)
-    used = np.nonzero(strip.max(axis=0) > 0)[0]
-    strip = strip[:, : used.max() + 1]
-    return np.clip((strip - 0.15) * 1.4, 0, 1)
+    used = np.nonzero(np.max(layers, axis=0).max(axis=0) > 0)[0]
+    return [layer[:, : used.max() + 1] for layer in layers]
+
+
+def ink_alpha(layer: np.ndarray) -> np.ndarray:
+    """A scaled digit's grey levels as pen ink: faint edges dropped, the rest darkened."""
+    return np.clip((layer - 0.15) * 1.4, 0, 1)
+
+
+def _touching_strip(digits: list[np.ndarray], height: int, rng: np.random.Generator) -> np.ndarray:
+    return ink_alpha(np.max(touching_layers(digits, height, rng), axis=0))
 
 
 def touching_number(digits: list[np.ndarray], rng: np.random.Generator, paper: str | None = None) -> bytes:

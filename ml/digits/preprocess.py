@@ -368,6 +368,9 @@ def prepare_page(decoded: DecodedImage, lap: Callable[[str], None] = _no_lap) ->
     return Page(marks, float(tallest), ignored)
 
 
+SMALL_MAX_ASPECT = 1.25  # a "digit" of the small-ink path wider than this x its height is several
+
+
 def _small_ink_marks(ink: np.ndarray, marks: list[Mark], noise: float) -> list[Mark]:
     """Ink only a few pixels high, often scaled up, is read from its grey ink with a smooth
     filter (ml/digits/small_ink.py) instead of the thresholded marks, which break its faint
@@ -380,6 +383,11 @@ def _small_ink_marks(ink: np.ndarray, marks: list[Mark], noise: float) -> list[M
         return marks
     small = small_digits(ink, factor)
     if small is None:
+        return marks
+    if any(x1 - x0 > SMALL_MAX_ASPECT * (y1 - y0) for _, (x0, y0, x1, y1) in small):
+        # Wider than one digit: touching digits, which this path cannot split (it cuts only at
+        # blank columns). A blurred photo can also pass for a scan scaled up 3-7x (a smooth
+        # image rebuilds well from any coarse grid), so the main path's cuts are kept.
         return marks
     found = []
     for image, (x0, y0, x1, y1) in small:

@@ -87,7 +87,7 @@ class DigitReader:
         with self._lock:
             if self._model is None:
                 state = torch.load(self.ref.path / "model.pt", map_location="cpu", weights_only=True)
-                model = DigitNet(state["width"]).to(memory_format=torch.channels_last)
+                model = DigitNet(state["width"], state.get("classes", 10)).to(memory_format=torch.channels_last)
                 model.load_state_dict(state["state_dict"])
                 model.eval()
                 self._model = model
@@ -96,10 +96,13 @@ class DigitReader:
 
     @torch.inference_mode()
     def probabilities(self, images: np.ndarray) -> np.ndarray:
-        """(N, 28, 28) floats in [0, 1] -> (N, 10) calibrated probabilities."""
+        """(N, 28, 28) floats in [0, 1] -> (N, 10) calibrated probabilities of the ten digits.
+
+        A model with the "not one digit" class keeps that class's share out of the ten, so a
+        piece that is half a digit or two touching digits reads with low confidence."""
         batch = torch.from_numpy(np.asarray(images, dtype=np.float32)).unsqueeze(1)
         logits = self.model(batch)
-        return torch.softmax(logits / self.temperature, dim=1).numpy()
+        return torch.softmax(logits / self.temperature, dim=1)[:, :10].numpy()
 
     def look(self, data: bytes, lap: Callable[[str], None] = _no_lap) -> Page:
         """The page's marks, from a quick reduced decode unless the marks are small in it."""

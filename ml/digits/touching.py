@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-SPLIT_ASPECT = 1.55     # width / height above which a mark may hold several digits (single
+SPLIT_ASPECT = 0.8     # width / height above which a mark may hold several digits (single
                         # rendered MNIST digits reach 1.34 at the 99th percentile, 1.53 at most)
 WHOLE_ASPECT = 1.6      # up to this a single wide digit (a 0, a long-armed 7) stays possible
 MIN_WIDTH = 0.18        # a piece narrower than this (x height) is not a digit, even a 1
@@ -24,7 +24,7 @@ PIECE_BONUS = 0.0
 # Reading the mark whole adds WHOLE_BONUS: 3.5% of single rendered MNIST test digits are wide
 # enough to be cut, and a cut single digit is a wrong answer. On rendered touching numbers
 # this costs 47% -> 38%; the README says so.
-WHOLE_BONUS = 0.7
+WHOLE_BONUS = 0.35
 
 Piece = tuple[np.ndarray, int, int]   # the piece's mask, its first and last+1 column in the mark
 

@@ -22,6 +22,7 @@ from ml.digits.augment import augment
 from ml.digits.calibration import fit_temperature, choose_threshold
 from ml.digits.data import Mnist, load_mnist
 from ml.digits.model import DigitNet
+from ml.digits.not_digit import NOT_DIGIT, not_digit_images
 from ml.digits.writers import TRAIN_SEEDS, pen_digits, to_mnist
 from ml.home import ModelHome, ModelRef, library_versions
 from ml.checkpoint import Checkpoint
@@ -41,6 +42,8 @@ class TrainConfig:
     aug_strength: float = 1.0
     strong_aug: bool = True     # elastic warp, low resolution scaled up, broken strokes (issue 17)
     pen_share: float = 0.15     # synthetic pen-stroke drawings added, as a share of the MNIST images
+    not_digit_share: float = 0.1  # pieces that are not one digit (ml/digits/not_digit.py), same kind
+                                  # of share; above 0 the model has an eleventh class for them
     val_size: int = 2000
     train_limit: int | None = None  # use only this many training images (quick runs, tests)
     seed: int = 0
@@ -49,7 +52,8 @@ class TrainConfig:
     def quick(cls) -> "TrainConfig":
         """Seconds, not minutes: for tests and smoke checks, well above chance, far from 99%."""
         # The basic augmentation and no drawings: 2 epochs are too few to learn from harder images.
-        return cls(width=8, epochs=2, train_limit=4000, val_size=500, max_lr=0.1, strong_aug=False, pen_share=0.0)
+        return cls(width=8, epochs=2, train_limit=4000, val_size=500, max_lr=0.1, strong_aug=False, pen_share=0.0,
+                   not_digit_share=0.0)
 
 
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -70,6 +74,12 @@ def pen_training_digits(count: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(np.stack([to_mnist(image) for image in images])).unsqueeze(1), torch.from_numpy(labels)
 
 
+def not_digit_training_images(data: Mnist, train_idx: np.ndarray, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pieces of touching training digits that are not one digit, labelled NOT_DIGIT."""
+    images = not_digit_images(data.train_images[train_idx], count, np.random.default_rng((seed, 11)))
+    return images_to_tensor(images), torch.full((count,), NOT_DIGIT, dtype=torch.int64)
+
+
 def _weights_digest(model: torch.nn.Module) -> str:
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
@@ -82,6 +92,12 @@ def _weights_digest(model: torch.nn.Module) -> str:
 def predict_logits(model: torch.nn.Module, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
     model.eval()
     return torch.cat([model(images[i : i + batch]) for i in range(0, len(images), batch)])
+
+
+def digit_logits(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """The ten digits' logits: a digit's image is read as its likeliest digit, as the reader
+    does with a mark it reads whole (the "not one digit" class only steers where to cut)."""
+    return predict_logits(model, images)[:, :10]
 
 
 def train_digits(
@@ -104,9 +120,14 @@ def train_digits(
     if pen_count:
         x_pen, y_pen = pen_training_digits(pen_count)
         x_train, y_train = torch.cat([x_train, x_pen]), torch.cat([y_train, y_pen])
+    not_digit_count = round(config.not_digit_share * len(train_idx))
+    if not_digit_count:
+        x_not, y_not = not_digit_training_images(data, train_idx, not_digit_count, config.seed)
+        x_train, y_train = torch.cat([x_train, x_not]), torch.cat([y_train, y_not])
     progress.advance()
 
-    model = DigitNet(config.width).to(memory_format=torch.channels_last)
+    classes = NOT_DIGIT + 1 if not_digit_count else 10
+    model = DigitNet(config.width, classes).to(memory_format=torch.channels_last)
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
     optimizer = torch.optim.SGD(
         model.parameters(), lr=config.max_lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay
@@ -143,24 +164,25 @@ def train_digits(
     labels_val = torch.cat([y_val, y_val])
     temperature = fit_temperature(logits_val, labels_val)
     threshold = choose_threshold(logits_val, labels_val, temperature)
-    val_accuracy = (predict_logits(model, x_val).argmax(1) == y_val).float().mean().item()
+    val_accuracy = (digit_logits(model, x_val).argmax(1) == y_val).float().mean().item()
     progress.advance()
 
     progress.stage("testing", 1)
     x_test = images_to_tensor(data.test_images)
     y_test = torch.from_numpy(data.test_labels.astype(np.int64))
-    test_accuracy = (predict_logits(model, x_test).argmax(1) == y_test).float().mean().item()
+    test_accuracy = (digit_logits(model, x_test).argmax(1) == y_test).float().mean().item()
     progress.advance()
     progress.close()
 
     buffer = io.BytesIO()
-    torch.save({"state_dict": model.state_dict(), "width": config.width}, buffer)
+    torch.save({"state_dict": model.state_dict(), "width": config.width, "classes": classes}, buffer)
     version = f"digits-{_weights_digest(model)}"
     card = {
         "data": {
             "source": data.source,
             "train_images": int(len(train_idx)),
             "pen_digits": int(pen_count),
+            "not_digit_pieces": int(not_digit_count),
             "validation_images": int(len(val_idx)),
             "test_images": int(len(y_test)),
         },
