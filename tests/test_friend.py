@@ -33,6 +33,8 @@ def chat_model(tiny_friend_root):
     ("i'm seriously allergic to shellfish", {"allergic: shellfish": ("The user is allergic to shellfish", "shellfish")}),
     ("me and my husband joined a badminton club lol",
      {"joined: badminton club": ("The user joined a badminton club", "badminton club")}),
+    ("signed up for a pottery class on wednesdays with my coworker Bea",  # chat drops the "I"
+     {"joined: pottery class": ("The user joined a pottery class", "pottery class")}),
     ("started duolingo for Portuguese because we're moving to Porto in January",
      {"learning": ("The user is learning Portuguese", "Portuguese"), "moving to": ("The user is moving to Porto", "Porto")}),
     ("i've kept bees for about four years now", {"hobby: bees": ("The user has kept bees for about four years", "bees")}),

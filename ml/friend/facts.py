@@ -123,7 +123,9 @@ _PATTERNS: list[tuple[re.Pattern, callable]] = [
     (re.compile(rf"\bi(?: am|'m|’m|m) (?:(?:so|very|really|seriously|severely|super|badly|deathly|quite|mildly) )?allergic to {_PHRASE}{_END}", re.I),
      _phrase_fact("allergic: {value}", "The user is allergic to {phrase}")),
     # "we joined a badminton club", "I just started pottery classes", "I took up running"
-    (re.compile(r"(?:\bi|\bwe|\bme and (?:my )?[a-z]+(?: [A-Z][a-z]+)?)(?: have|'ve|’ve)? (?:just |recently |finally )?"
+    # Chat often drops the "I": "signed up for a pottery class on wednesdays".
+    (re.compile(r"(?:(?:\bi|\bwe|\bme and (?:my )?[a-z]+(?: [A-Z][a-z]+)?)(?: have|'ve|’ve)? |^\s*|[.!?]\s+)"
+                r"(?:just |recently |finally )?"
                 r"(?:joined|started|took up|signed up for|signed up to) "
                 r"((?:a |an |the |some )?(?:[a-z]+ ){0,2}?(?:club|class|classes|lessons|team|course|group|choir|league))\b", re.I),
      _phrase_fact("joined: {value}", "The user joined {phrase}")),
