@@ -37,6 +37,7 @@ class ToneTrainConfig:
     max_tokens_tone: int = 128
     max_tokens_sentiment: int = 64
     tone_limit: int | None = None       # quick runs: only this many tone messages
+    freeze_encoder: bool = False        # quick runs: train the heads only (no backward through MiniLM)
     test_limit: int | None = None       # quick runs: score on this many held-out examples
     seed: int = 0
     checkpoint_every: int = 100
@@ -44,7 +45,8 @@ class ToneTrainConfig:
     @classmethod
     def quick(cls) -> "ToneTrainConfig":
         # No checkpoint: a quick run is over before one would pay for its ~90 MB write.
-        return cls(sentiment_examples=300, tone_epochs=2, tone_limit=300, checkpoint_every=10**6, test_limit=150)
+        return cls(sentiment_examples=300, tone_epochs=2, tone_limit=300, checkpoint_every=10**6, test_limit=150,
+                   freeze_encoder=True, head_lr=1e-2)
 
 
 def _batches(examples: list[Example], size: int, rng: random.Random, task: str) -> list[tuple[str, list[Example]]]:
@@ -90,9 +92,11 @@ def train_tone(home: ModelHome, config: ToneTrainConfig | None = None, progress:
     progress.advance()
 
     steps = plan_steps(config, tone_train, sentiment_train)
+    if config.freeze_encoder:
+        model.encoder.requires_grad_(False)
     heads = list(model.tone_head.parameters()) + list(model.sentiment_head.parameters())
     optimizer = torch.optim.AdamW([
-        {"params": list(model.encoder.parameters()), "lr": config.encoder_lr},
+        {"params": [p for p in model.encoder.parameters() if p.requires_grad], "lr": config.encoder_lr},
         {"params": heads, "lr": config.head_lr},
     ], weight_decay=0.01)
     warmup = max(1, int(config.warmup * len(steps)))
