@@ -42,16 +42,15 @@ something nothing nobody somebody anyone anything people person thing things way
 """.split())
 _MONTHS_DAYS = set("""january february march april may june july august september october november december monday
 tuesday wednesday thursday friday saturday sunday christmas easter""".split())
-# Nouns for the people and animals in a user's life: the word after one may be a name ("my corgi biscuit").
-_RELATION = set("""dog dogs puppy cat cats kitten rabbit bunny hamster parrot bird fish horse pet pets lizard snake
-tortoise turtle gecko ferret goldfish beagle labrador poodle terrier collie spaniel pug husky corgi greyhound
-dachshund retriever chihuahua budgie cockatiel pony son daughter kid kids baby sister brother sibling mum mom mother
-dad father parents wife husband partner girlfriend boyfriend fiance fiancee fiancé fiancée friend mate bestie boss
-manager colleague coworker roommate flatmate housemate neighbour neighbor grandma gran nan granny grandmother grandpa
-grandad granddad grandfather aunt auntie uncle cousin niece nephew twin teacher coach doctor therapist""".split())
+# The animals a user may keep, and the nouns for the people and animals in a user's life: the
+# word after one may be a name ("my corgi biscuit", "my sister Claire").
 _ANIMALS = set("""dog puppy cat kitten rabbit bunny hamster parrot bird fish horse lizard snake tortoise turtle gecko
 ferret goldfish beagle labrador poodle terrier collie spaniel pug husky corgi greyhound dachshund retriever chihuahua
 budgie cockatiel pony dragon""".split())
+_RELATION = _ANIMALS | {"dogs", "cats", "pet", "pets"} | set("""son daughter kid kids baby sister brother sibling mum
+mom mother dad father parents wife husband partner girlfriend boyfriend fiance fiancee fiancé fiancée friend mate bestie
+boss manager colleague coworker roommate flatmate housemate neighbour neighbor grandma gran nan granny grandmother
+grandpa grandad granddad grandfather aunt auntie uncle cousin niece nephew twin teacher coach doctor therapist""".split())
 _KIND_OF_ANIMAL = re.compile(r"\b(?:kind|type|breed|sort) of (?:dog|cat|pet|animal|bird|snake|lizard|fish)\b|"
                              r"\bwhat (?:pet|animal)\b", re.I)
 _APPOSITIVE = re.compile(r"\s*(?:\(|,|,? (?:is|was|who'?s|who is))\s*(?:my|our) (?:\w+ )?(\w+)")
